@@ -15,5 +15,7 @@
 #include "log.h"
 #include "backend.h"
 #include "tensor.h"
+#include "attack.h"
+#include "report.h"
 
 #endif

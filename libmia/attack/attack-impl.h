@@ -1,0 +1,114 @@
+/*
+ * Private structures of the attack area (not installed).
+ *
+ * Attack scores are float32 throughout (max score, -entropy, -loss, sigmoid output), so ROC
+ * construction sorts 32-bit keys with a radix sort: O(n) per pass, 3 passes.
+ */
+#ifndef MIA_ATTACK_IMPL_H
+#define MIA_ATTACK_IMPL_H
+
+#include <math.h>
+#include <string.h>
+
+#include "mia-internal.h"
+#include <mia/attack.h>
+
+/* float32 machine epsilon: torch.finfo(float32).eps, the clamp of Categorical's log. */
+#define MIA_F32_EPS 1.1920928955078125e-07f
+
+/* Salem MLP parameters (k -> hidden -> 1), PyTorch Linear layout: W [out, in]. */
+#define MIA_SALEM_HIDDEN 64
+
+struct mia_attack {
+    mia_attack_kind kind;
+    double tau;       /* threshold / LOSS: member iff score > tau (double compare, strict) */
+    double theta;     /* entropy: the float64 grid value selected */
+    float theta_f;    /* entropy: theta rounded to float32: member iff H < theta_f */
+    int salem_k;
+    int salem_epochs; /* epochs run until early stop */
+    float *w1, *b1, *w2, *b2; /* Salem: [64*k], [64], [64], [1] (one allocation at w1) */
+};
+
+struct mia_attack_result {
+    mia_attack_kind kind;
+    mia_attack_metrics m;
+    int64_t roc_n;    /* points incl. (0,0) */
+    float *roc_thr;   /* [roc_n], roc_thr[0] = +Inf */
+    int64_t *roc_tp;  /* [roc_n] */
+    int64_t *roc_fp;  /* [roc_n] */
+    int64_t n_mem, n_non;
+    float *score_mem, *score_non;
+    float *max_mem, *max_non;
+    uint8_t *pred_mem, *pred_non;
+};
+
+/* ---- ROC (roc.c) ------------------------------------------------------------------------- */
+/* Curve over distinct scores, descending: point k = samples with score >= thr[k].
+ * n excludes the (0, 0) origin. */
+typedef struct mia__roc {
+    int64_t n;
+    float *thr;
+    int64_t *tp, *fp;
+    int64_t P, N;
+} mia__roc;
+
+/* Order-preserving map float -> uint32 (-0.0 maps like +0.0; no NaN allowed). */
+static inline uint32_t mia__f32_key(float x)
+{
+    uint32_t u;
+    if (x == 0.0f) x = 0.0f;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+static inline float mia__key_f32(uint32_t k)
+{
+    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* Sort keys ascending (LSD radix, 11/11/10 bits). tmp has n elements. */
+MIA_PRIVATE void mia__radix_sort_u32(uint32_t *keys, uint32_t *tmp, int64_t n);
+/* Build the ROC of positives pos[np] vs negatives neg[nn] (np, nn >= 1; finite scores). */
+MIA_PRIVATE mia_status mia__roc_build(mia__roc *r, const float *pos, int64_t np, const float *neg,
+                                      int64_t nn);
+MIA_PRIVATE void mia__roc_free(mia__roc *r);
+MIA_PRIVATE double mia__roc_auroc(const mia__roc *r);
+MIA_PRIVATE double mia__roc_aupr(const mia__roc *r);
+MIA_PRIVATE double mia__roc_fpr_at_tpr(const mia__roc *r, double tpr);
+MIA_PRIVATE void mia__roc_tpr_at_fpr(const mia__roc *r, double target, mia_tpr_at_fpr *out);
+/* sklearn roc_curve(drop_intermediate=True) + Youden's J, first maximum: returns tau
+ * (thr[0] + 1 when the origin wins, as sklearn < 1.3 does). */
+MIA_PRIVATE double mia__roc_youden(const mia__roc *r);
+
+/* ---- features (attack.c) ------------------------------------------------------------------ */
+/* Validate a score set; name is "members" / "non_members" for messages. */
+MIA_PRIVATE mia_status mia__check_set(const char *name, const mia_score_set *x, bool labels);
+/* Per-row max score; MIA_ERR_NUMERIC on NaN/Inf/negative entries (names set, row, column). */
+MIA_PRIVATE mia_status mia__max_scores(const char *name, const mia_score_set *x, float *out);
+/* Per-row entropy as torch.distributions.Categorical computes it (float32). */
+MIA_PRIVATE mia_status mia__entropies(const char *name, const mia_score_set *x, float *out);
+/* Per-row cross-entropy -log(clamp(p_y / sum p, eps, 1 - eps)) (float32). */
+MIA_PRIVATE mia_status mia__losses(const char *name, const mia_score_set *x, float *out);
+
+/* ---- per-attack fit / score (threshold.c entropy.c loss.c salem.c) ------------------------ */
+MIA_PRIVATE mia_status mia__threshold_fit(mia_attack *a, const mia_score_set *mem,
+                                          const mia_score_set *non, const mia_attack_opts *o);
+MIA_PRIVATE mia_status mia__entropy_fit(mia_attack *a, const mia_score_set *mem,
+                                        const mia_score_set *non, const mia_attack_opts *o);
+MIA_PRIVATE mia_status mia__loss_fit(mia_attack *a, const mia_score_set *mem,
+                                     const mia_score_set *non, const mia_attack_opts *o);
+MIA_PRIVATE mia_status mia__salem_fit(mia_attack *a, const mia_score_set *mem,
+                                      const mia_score_set *non, const mia_attack_opts *o);
+/* Attack scores (float32, higher = member) and predictions of x; name for messages. */
+MIA_PRIVATE mia_status mia__attack_scores(const mia_attack *a, const char *name,
+                                          const mia_score_set *x, float *score, uint8_t *pred);
+MIA_PRIVATE mia_status mia__salem_scores(const mia_attack *a, const char *name,
+                                         const mia_score_set *x, float *score, uint8_t *pred);
+
+/* Entropy grid search on precomputed entropies: the paper's rule. exact = literal scan. */
+MIA_PRIVATE mia_status mia__entropy_theta(const float *h_mem, int64_t nm, const float *h_non,
+                                          int64_t nn, bool exact, double *theta);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * Public entry points of the attack area: options, validation, per-row features, fit dispatch
+ * and prediction. The per-attack rules live in threshold.c, entropy.c, loss.c and salem.c.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "attack/attack-impl.h"
+
+void mia_attack_opts_init_sized(mia_attack_opts *o, size_t size)
+{
+    if (!o) return;
+    mia_attack_opts d;
+    memset(&d, 0, sizeof d);
+    d.struct_size = (uint32_t)sizeof d;
+    d.seed = 42;
+    d.paper_exact = false;
+    d.scores_from_target = false;
+    d.salem_k = 3;
+    d.salem_max_epochs = 10000;
+    memcpy(o, &d, size < sizeof d ? size : sizeof d);
+    if (size >= sizeof(uint32_t)) o->struct_size = (uint32_t)(size < sizeof d ? size : sizeof d);
+}
+
+const char *mia_attack_kind_name(mia_attack_kind kind)
+{
+    switch (kind) {
+    case MIA_ATTACK_THRESHOLD: return "Threshold Attack";
+    case MIA_ATTACK_SALEM: return "Salem Attack";
+    case MIA_ATTACK_ENTROPY: return "Entropy Attack";
+    case MIA_ATTACK_LOSS: return "LOSS Attack";
+    }
+    return "unknown";
+}
+
+mia_status mia__check_set(const char *name, const mia_score_set *x, bool labels)
+{
+    if (!x) return MIA_ERROR(MIA_ERR_INVALID, "%s: NULL score set", name);
+    if (!x->probs) return MIA_ERROR(MIA_ERR_INVALID, "%s: probs is NULL", name);
+    if (x->n < 1) return MIA_ERROR(MIA_ERR_INVALID, "%s: n must be >= 1 (got %lld)", name,
+                                   (long long)x->n);
+    if (x->n_classes < 1)
+        return MIA_ERROR(MIA_ERR_INVALID, "%s: n_classes must be >= 1 (got %lld)", name,
+                         (long long)x->n_classes);
+    size_t bytes;
+    if (mia__mul_size((size_t)x->n, (size_t)x->n_classes, &bytes) ||
+        mia__mul_size(bytes, sizeof(float), &bytes) || x->n > INT64_MAX / 4)
+        return MIA_ERROR(MIA_ERR_INVALID, "%s: n * n_classes overflows", name);
+    if (labels) {
+        if (!x->labels)
+            return MIA_ERROR(MIA_ERR_INVALID, "%s: labels are required by the LOSS attack", name);
+        for (int64_t i = 0; i < x->n; i++)
+            if (x->labels[i] < 0 || x->labels[i] >= x->n_classes)
+                return MIA_ERROR(MIA_ERR_INVALID, "%s: labels[%lld] = %d outside [0, %lld)", name,
+                                 (long long)i, (int)x->labels[i], (long long)x->n_classes);
+    }
+    return MIA_OK;
+}
+
+static mia_status bad_value(const char *name, const mia_score_set *x, int64_t i)
+{
+    const float *row = x->probs + i * x->n_classes;
+    for (int64_t c = 0; c < x->n_classes; c++)
+        if (!(row[c] >= 0.0f) || isinf(row[c]))
+            return MIA_ERROR(MIA_ERR_NUMERIC, "%s: probs[%lld][%lld] = %g is not a finite "
+                             "non-negative score", name, (long long)i, (long long)c,
+                             (double)row[c]);
+    return MIA_ERROR(MIA_ERR_NUMERIC, "%s: row %lld sums to 0 (no probability mass)", name,
+                     (long long)i);
+}
+
+mia_status mia__max_scores(const char *name, const mia_score_set *x, float *out)
+{
+    const int64_t C = x->n_classes;
+    for (int64_t i = 0; i < x->n; i++) {
+        const float *row = x->probs + i * C;
+        float mx = row[0];
+        bool ok = row[0] >= 0.0f && row[0] <= FLT_MAX;
+        for (int64_t c = 1; c < C; c++) {
+            float v = row[c];
+            ok = ok && v >= 0.0f && v <= FLT_MAX;
+            mx = v > mx ? v : mx;
+        }
+        if (!ok) return bad_value(name, x, i);
+        out[i] = mx;
+    }
+    return MIA_OK;
+}
+
+static inline float clamp_eps(float q)
+{
+    const float lo = MIA_F32_EPS, hi = 1.0f - MIA_F32_EPS;
+    return q < lo ? lo : (q > hi ? hi : q);
+}
+
+/* torch.distributions.Categorical(probs=p).entropy() in float32:
+ * q = p / sum(p); H = -sum q_c * log(clamp(q_c, eps, 1 - eps)). */
+mia_status mia__entropies(const char *name, const mia_score_set *x, float *out)
+{
+    const int64_t C = x->n_classes;
+    for (int64_t i = 0; i < x->n; i++) {
+        const float *row = x->probs + i * C;
+        float s = 0.0f;
+        bool ok = true;
+        for (int64_t c = 0; c < C; c++) {
+            ok = ok && row[c] >= 0.0f && row[c] <= FLT_MAX;
+            s += row[c];
+        }
+        if (!ok || !(s > 0.0f) || isinf(s)) return bad_value(name, x, i);
+        float h = 0.0f;
+        for (int64_t c = 0; c < C; c++) {
+            float q = row[c] / s;
+            h += q * logf(clamp_eps(q));
+        }
+        out[i] = -h;
+    }
+    return MIA_OK;
+}
+
+mia_status mia__losses(const char *name, const mia_score_set *x, float *out)
+{
+    const int64_t C = x->n_classes;
+    for (int64_t i = 0; i < x->n; i++) {
+        const float *row = x->probs + i * C;
+        float s = 0.0f;
+        bool ok = true;
+        for (int64_t c = 0; c < C; c++) {
+            ok = ok && row[c] >= 0.0f && row[c] <= FLT_MAX;
+            s += row[c];
+        }
+        if (!ok || !(s > 0.0f) || isinf(s)) return bad_value(name, x, i);
+        out[i] = -logf(clamp_eps(row[x->labels[i]] / s));
+    }
+    return MIA_OK;
+}
+
+mia_status mia__attack_scores(const mia_attack *a, const char *name, const mia_score_set *x,
+                              float *score, uint8_t *pred)
+{
+    switch (a->kind) {
+    case MIA_ATTACK_THRESHOLD:
+        MIA_TRY(mia__max_scores(name, x, score));
+        /* Strict '>' against tau (a float64 of sklearn's threshold array): ties are non-members. */
+        for (int64_t i = 0; i < x->n; i++) pred[i] = (double)score[i] > a->tau;
+        return MIA_OK;
+    case MIA_ATTACK_ENTROPY:
+        MIA_TRY(mia__entropies(name, x, score));
+        /* member iff H < theta, compared in float32 (torch tensor vs Python scalar). */
+        for (int64_t i = 0; i < x->n; i++) {
+            pred[i] = score[i] < a->theta_f;
+            score[i] = -score[i];
+        }
+        return MIA_OK;
+    case MIA_ATTACK_LOSS:
+        MIA_TRY(mia__losses(name, x, score));
+        for (int64_t i = 0; i < x->n; i++) {
+            score[i] = -score[i];
+            pred[i] = (double)score[i] > a->tau;
+        }
+        return MIA_OK;
+    case MIA_ATTACK_SALEM:
+        return mia__salem_scores(a, name, x, score, pred);
+    }
+    return MIA_ERROR(MIA_ERR_INVALID, "attack: unknown kind %d", (int)a->kind);
+}
+
+void mia_attack_free(mia_attack *a)
+{
+    if (!a) return;
+    mia__free(a->w1);
+    mia__free(a);
+}
+
+mia_attack_kind mia_attack_get_kind(const mia_attack *a)
+{
+    return a ? a->kind : MIA_ATTACK_THRESHOLD;
+}
+
+double mia_attack_threshold(const mia_attack *a)
+{
+    if (!a) return NAN;
+    switch (a->kind) {
+    case MIA_ATTACK_ENTROPY: return a->theta;
+    case MIA_ATTACK_SALEM: return 0.5;
+    default: return a->tau;
+    }
+}
+
+mia_status mia_attack_fit(mia_attack **out, mia_attack_kind kind, const mia_score_set *members,
+                          const mia_score_set *non_members, const mia_attack_opts *opts)
+{
+    mia__error_begin();
+    if (out) *out = NULL;
+    MIA_CHECK_ARG(out != NULL, "out: NULL");
+    MIA_CHECK_ARG((unsigned)kind < MIA_ATTACK_KIND_COUNT, "kind: unknown attack kind %d",
+                  (int)kind);
+    mia_attack_opts o;
+    mia_attack_opts_init(&o);
+    if (opts) {
+        MIA_CHECK_ARG(opts->struct_size >= sizeof(uint32_t) && opts->struct_size <= sizeof o,
+                      "opts: struct_size %u is invalid (call mia_attack_opts_init)",
+                      (unsigned)opts->struct_size);
+        memcpy(&o, opts, opts->struct_size);
+    }
+    MIA_CHECK_ARG(!o.scores_from_target,
+                  "opts.scores_from_target: refusing to fit attack statistics on the target "
+                  "model's scores (fit on a shadow/reference model; reliability bar B14)");
+    bool labels = kind == MIA_ATTACK_LOSS;
+    MIA_TRY(mia__check_set("members", members, labels));
+    MIA_TRY(mia__check_set("non_members", non_members, labels));
+    if (members->n_classes != non_members->n_classes)
+        return MIA_ERROR(MIA_ERR_INVALID, "non_members: n_classes %lld differs from members' %lld",
+                         (long long)non_members->n_classes, (long long)members->n_classes);
+
+    mia_attack *a = mia__calloc(1, sizeof *a);
+    if (!a) return MIA_ERROR(MIA_ERR_NOMEM, "attack: out of memory");
+    a->kind = kind;
+    mia_status s = MIA_OK;
+    switch (kind) {
+    case MIA_ATTACK_THRESHOLD: s = mia__threshold_fit(a, members, non_members, &o); break;
+    case MIA_ATTACK_ENTROPY: s = mia__entropy_fit(a, members, non_members, &o); break;
+    case MIA_ATTACK_LOSS: s = mia__loss_fit(a, members, non_members, &o); break;
+    case MIA_ATTACK_SALEM: s = mia__salem_fit(a, members, non_members, &o); break;
+    }
+    if (s != MIA_OK) {
+        mia_attack_free(a);
+        return s;
+    }
+    *out = a;
+    return MIA_OK;
+}
+
+mia_status mia_attack_predict(const mia_attack *a, const mia_score_set *x, float *scores_out,
+                              uint8_t *pred_out)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(a != NULL, "attack: NULL");
+    MIA_TRY(mia__check_set("x", x, a->kind == MIA_ATTACK_LOSS));
+    float *sc = scores_out;
+    uint8_t *pr = pred_out;
+    if (!sc) sc = mia__malloc((size_t)x->n * sizeof *sc);
+    if (!pr) pr = mia__malloc((size_t)x->n);
+    mia_status s = (!sc || !pr) ? MIA_ERROR(MIA_ERR_NOMEM, "x: out of memory for scores")
+                                : mia__attack_scores(a, "x", x, sc, pr);
+    if (sc != scores_out) mia__free(sc);
+    if (pr != pred_out) mia__free(pr);
+    return s;
+}
