@@ -243,6 +243,7 @@ typedef struct png_ctx {
     char msg[256];
     const uint8_t *data;
     size_t n, pos;
+    bool oom; /* an allocation through png_malloc_cb failed */
 } png_ctx;
 
 static void png_error_cb(png_structp p, png_const_charp m)
@@ -268,8 +269,12 @@ static void png_read_cb(png_structp p, png_bytep out, size_t len)
 
 static png_voidp png_malloc_cb(png_structp p, png_alloc_size_t n)
 {
-    (void)p;
-    return mia__malloc(n);
+    void *q = mia__malloc(n);
+    if (!q) {
+        png_ctx *c = png_get_error_ptr(p);
+        if (c) c->oom = true;
+    }
+    return q;
 }
 
 static void png_free_cb(png_structp p, png_voidp ptr)
@@ -294,7 +299,7 @@ static mia_status decode_png(const uint8_t *data, size_t n, const char *name, in
                                    png_malloc_cb, png_free_cb);
     if (!png) return MIA_ERROR(MIA_ERR_NOMEM, "%s: out of memory (PNG reader)", NAME(name));
     if (setjmp(ctx.jb)) {
-        if (strstr(ctx.msg, "ut of memory") || strstr(ctx.msg, "Insufficient memory"))
+        if (ctx.oom)
             s = MIA_ERROR(MIA_ERR_NOMEM, "%s: PNG: %s", NAME(name), ctx.msg);
         else
             s = MIA_ERROR(MIA_ERR_FORMAT, "%s: PNG: %s", NAME(name), ctx.msg);

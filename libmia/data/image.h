@@ -147,4 +147,37 @@ MIA_PRIVATE mia_status mia__folder_load(mia_dataset **out, const char *root,
 MIA_PRIVATE mia_status mia__afhq_load(mia_dataset **out, const char *path, const char *split,
                                       const mia__folder_opts *opts);
 
+/* ---- shared by folder.c and afhq.c ---------------------------------------------------------- */
+
+typedef struct mia__image_entry {
+    char *dir;     /* directory relative to the root, e.g. "cat" or "cat/sub" */
+    char *name;    /* file name */
+    int32_t label; /* class index */
+} mia__image_entry;
+
+typedef struct mia__image_list {
+    mia__image_entry *e;
+    int64_t n, cap;
+    char **classes; /* sorted class names */
+    int64_t n_classes;
+} mia__image_list;
+
+/* ImageFolder's extension filter (case-insensitive). */
+MIA_PRIVATE bool mia__image_ext_ok(const char *name);
+MIA_PRIVATE mia_status mia__image_list_add(mia__image_list *l, const char *dir, const char *name,
+                                           int32_t label);
+/* Order: label, then directory (strcmp), then file name (strcmp): Python's sorted(os.walk). */
+MIA_PRIVATE void mia__image_list_sort(mia__image_list *l);
+MIA_PRIVATE void mia__image_list_free(mia__image_list *l);
+MIA_PRIVATE void mia__sort_strings(char **s, int64_t n);
+/* New dataset for the listed images (labels and class names set, pixels zero); size from opts
+ * or, when opts->height == 0, first_w x first_h. Fails when a class has no image. */
+MIA_PRIVATE mia_status mia__image_list_dataset(mia_dataset **out, const mia__image_list *l,
+                                               const mia__folder_opts *o, const char *source,
+                                               int64_t first_w, int64_t first_h);
+/* Decode encoded bytes and store image i of d (CHW), resized to d's size when opts has one. */
+MIA_PRIVATE mia_status mia__image_into_slot(mia_dataset *d, int64_t i, const uint8_t *data,
+                                            size_t n, const char *name,
+                                            const mia__folder_opts *o);
+
 #endif
