@@ -15,6 +15,7 @@
 #include "log.h"
 #include "backend.h"
 #include "tensor.h"
+#include "transform.h"
 #include "attack.h"
 #include "report.h"
 
