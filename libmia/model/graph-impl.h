@@ -1,0 +1,92 @@
+/* Graph internals shared by graph.c (building, inspection) and graph-exec.c (forward, backward).
+ * Not installed. */
+#ifndef MIA_GRAPH_IMPL_H
+#define MIA_GRAPH_IMPL_H
+
+#include <mia/graph.h>
+#include <mia/tensor.h>
+
+#include "mia-internal.h"
+
+typedef enum node_op {
+    OP_INPUT,
+    OP_CONV,
+    OP_CONVT,
+    OP_BN,
+    OP_ACT,
+    OP_POOL,
+    OP_GAP,
+    OP_LINEAR,
+    OP_ADD,
+    OP_CHMUL,
+    OP_DROPOUT,
+    OP_FLATTEN,
+    OP_SOFTMAX
+} node_op;
+
+#define NODE_MAX_PARAMS 5
+
+typedef struct mia_node {
+    node_op op;
+    char *name;     /* module path, may be NULL */
+    int in[2];
+    int n_in;
+    int ndim;       /* per-sample shape */
+    int64_t shape[3];
+    int64_t numel;  /* per sample */
+    /* attributes */
+    int64_t k, stride, pad, out_pad, groups;
+    bool bias;
+    int act;        /* mia_act */
+    float alpha;    /* leaky slope / dropout p */
+    int pool;       /* mia_pool_kind */
+    bool log;
+    /* indices into g->params: weight, bias, running_mean, running_var, num_batches_tracked */
+    int param[NODE_MAX_PARAMS];
+    int n_param;
+    /* analysis */
+    bool live;       /* influences the output */
+    bool needs_grad; /* a parameter lies at or upstream of this node */
+    /* per batch */
+    mia_tensor *out;      /* activation [N, shape] (input node: borrowed caller tensor) */
+    mia_tensor *grad;     /* dL/d out, allocated at the first backward */
+    mia_tensor *save_mean, *save_var; /* BN batch statistics */
+    bool grad_set;        /* grad written in the current backward */
+    int64_t nbt;          /* BN num_batches_tracked mirror (host) */
+} mia_node;
+
+typedef struct mia_gparam {
+    char *name;
+    mia_param_kind kind;
+    mia_tensor *value, *grad;
+    int node;
+    bool detached;
+    int ndim;
+    int64_t shape[4];
+    int64_t numel;
+} mia_gparam;
+
+struct mia_graph {
+    mia_backend *be; /* NULL: shape-only graph (parameter counting, no tensors) */
+    mia_node *nodes;
+    int n_nodes, cap_nodes;
+    mia_gparam *params;
+    size_t n_params, cap_params;
+    int input, output;
+    int64_t batch;        /* N the activations are allocated for, 0 = none */
+    bool ran;             /* a forward ran: the structure is frozen */
+    bool train_state;     /* the last forward was a training forward */
+    const mia_tensor *x;  /* input of the last forward (borrowed) */
+    mia_tensor *scratch;  /* gradient accumulation scratch, max activation size */
+    int64_t scratch_numel;
+    uint64_t last_seed;   /* dropout seed of the last forward */
+    bool nbt_dirty;       /* host num_batches_tracked mirrors newer than the tensors */
+    bool nbt_stale;       /* tensors may have been written by the user: re-read before use */
+};
+
+/* Shape-only graph: builders record shapes and parameter names but allocate no tensors. */
+MIA_PRIVATE mia_status mia__graph_create_dry(mia_graph **out);
+/* Write pending num_batches_tracked mirrors into their tensors. */
+MIA_PRIVATE mia_status mia__graph_sync_buffers(mia_graph *g);
+
+#endif
