@@ -44,8 +44,15 @@ MIA_PRIVATE void mia__afile_abort(mia_afile *f);
 /* Write a whole buffer atomically (open + write + commit). */
 MIA_PRIVATE mia_status mia__write_file_atomic(const char *path, const void *data, size_t n);
 
+/* Test hook (I/O fault injection): make the k-th write/fsync/rename issued by the atomic-file
+ * code from now fail with errno err (k >= 1); k <= 0 disables it. Process-wide, not for
+ * concurrent use. mia__io_ops() counts the hooked calls made since the hook was last armed. */
+MIA_PRIVATE void mia__io_fail_after(int k, int err);
+MIA_PRIVATE long mia__io_ops(void);
+
 /* Read a whole file into a new buffer (free with mia__free). Refuses files larger than max_bytes
- * with MIA_ERR_FORMAT before allocating. Errors name the path. */
+ * with MIA_ERR_FORMAT before allocating. Errors name the path. The buffer has one extra NUL
+ * byte after the *len bytes (handy for text); *data is NULL on failure. */
 MIA_PRIVATE mia_status mia__read_file(const char *path, size_t max_bytes, uint8_t **data,
                                       size_t *len);
 
