@@ -1,5 +1,5 @@
 /*
- * Dataset internals shared by the loaders (libmia/data/*.c). Not installed.
+ * Dataset internals shared by the loaders (the .c files of libmia/data). Not installed.
  * A dataset holds decoded u8 images, NCHW, and int32 labels.
  */
 #ifndef MIA_DATASET_IMPL_H
