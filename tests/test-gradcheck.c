@@ -30,7 +30,8 @@
 
 #include <cmocka.h>
 
-#include <mia/mia.h>
+#include <mia/backend.h>
+#include <mia/status.h>
 
 #include "backend/ops.h"
 #include "core/rng.h"
