@@ -331,6 +331,37 @@ static void test_dataset__fashion_mnist_debian(void **state)
     }
 }
 
+/* named offline sets prepared by scripts/fetch-offline-data.sh (skipped when absent) */
+static void test_dataset__named_offline_sets(void **state)
+{
+    (void)state;
+    mia_dataset *d = NULL;
+    if (mia_dataset_load(&d, "mnist-opencv", NULL) != MIA_OK) {
+        skip();
+        return;
+    }
+    assert_int_equal(mia_dataset_n(d), 5000);
+    assert_int_equal(mia_dataset_height(d), 28);
+    int64_t cnt[10] = {0};
+    for (int64_t i = 0; i < 5000; i++) cnt[mia_dataset_label(d, i)]++;
+    for (int k = 0; k < 10; k++) assert_int_equal(cnt[k], 500);
+    /* 4-pixel zero border around the 20x20 OpenCV cell */
+    for (int x = 0; x < 28; x++) assert_int_equal(mia_dataset_pixels(d, 123)[x], 0);
+    mia_dataset_free(d);
+    assert_int_equal(mia_dataset_load(&d, "sklearn-digits", NULL), MIA_OK);
+    assert_int_equal(mia_dataset_n(d), 1797);
+    assert_int_equal(mia_dataset_width(d), 8);
+    int64_t c0 = 0;
+    for (int64_t i = 0; i < 1797; i++) c0 += mia_dataset_label(d, i) == 0;
+    assert_int_equal(c0, 178);
+    mia_dataset_free(d);
+    assert_int_equal(mia_dataset_load(&d, "skimage-patches", NULL), MIA_OK);
+    assert_int_equal(mia_dataset_channels(d), 3);
+    assert_int_equal(mia_dataset_height(d), 32);
+    assert_true(mia_dataset_n(d) > 1000);
+    mia_dataset_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_dataset__indices_csv),
         cmocka_unit_test(test_dataset__bad_specs),
         cmocka_unit_test(test_dataset__fashion_mnist_debian),
+        cmocka_unit_test(test_dataset__named_offline_sets),
     };
     return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }
