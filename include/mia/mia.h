@@ -10,7 +10,7 @@
 #define MIA_MIA_H
 
 #include "common.h"
-#include "version.h"
+#include <mia/version.h>
 #include "status.h"
 #include "log.h"
 #include "backend.h"
