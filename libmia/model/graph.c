@@ -307,12 +307,15 @@ mia_status mia_graph_batchnorm(int *out, mia_graph *g, const char *name, int x)
     MIA_CHECK_ARG(in->ndim == 3 || in->ndim == 1,
                   "batchnorm '%s': input '%s' must be [C, H, W] or [C], has %d dims", name,
                   node_label(g, x), in->ndim);
+    const int ndim = in->ndim;
+    const int64_t s0 = in->shape[0], s1 = in->shape[1], s2 = in->shape[2];
     int id;
-    MIA_TRY(push_node(g, OP_BN, name, &id));
+    MIA_TRY(push_node(g, OP_BN, name, &id)); /* may move g->nodes: in is stale from here */
     mia_node *n = &g->nodes[id];
-    *n = (mia_node){.op = OP_BN, .name = n->name, .in = {x, -1}, .n_in = 1};
-    set_shape(n, in->ndim, in->shape[0], in->shape[1], in->shape[2]);
-    int64_t cs[1] = {in->shape[0]}, one[1] = {1};
+    n->in[0] = x;
+    n->n_in = 1;
+    set_shape(n, ndim, s0, s1, s2);
+    int64_t cs[1] = {s0}, one[1] = {1};
     mia_status s = add_param(g, id, "weight", MIA_PARAM_KIND_PARAM, MIA_DTYPE_F32, 1, cs, 1.0f);
     if (s == MIA_OK)
         s = add_param(g, id, "bias", MIA_PARAM_KIND_PARAM, MIA_DTYPE_F32, 1, cs, 0.0f);
