@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include <mia/dataset.h>
-#include <mia/mia.h>
 
 #include "data/data-internal.h"
 #include "mia-internal.h"

@@ -9,7 +9,6 @@
 #include <cmocka.h>
 
 #include <mia/dataset.h>
-#include <mia/mia.h>
 
 #include "mia-internal.h"
 
