@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -525,6 +526,110 @@ static void test_models__errors(void **state)
     assert_int_equal(mia_backend_live_tensors(be), 0);
 }
 
+/* Bytes of every state_dict entry of a model, concatenated. */
+static char *all_bytes(mia_model *m, size_t *len)
+{
+    mia_graph *g = mia_model_graph(m);
+    size_t total = 0, at = 0;
+    for (size_t i = 0; i < mia_graph_param_count(g); i++) {
+        mia_param_info p;
+        assert_int_equal(mia_graph_param(g, i, &p), MIA_OK);
+        total += mia_tensor_nbytes(p.value);
+    }
+    char *b = malloc(total);
+    for (size_t i = 0; i < mia_graph_param_count(g); i++) {
+        mia_param_info p;
+        assert_int_equal(mia_graph_param(g, i, &p), MIA_OK);
+        assert_int_equal(mia_tensor_download(p.value, b + at, mia_tensor_nbytes(p.value)), MIA_OK);
+        at += mia_tensor_nbytes(p.value);
+    }
+    *len = total;
+    return b;
+}
+
+static void test_models__save_load_round_trip(void **state)
+{
+    mia_backend *be = *state;
+    char path[] = "/tmp/test-models-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    /* EfficientNet after one training forward: BN running stats and num_batches_tracked move */
+    mia_model_opts o;
+    mia_model_opts_init(&o);
+    o.seed = 3;
+    const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, sd[3] = {0.2470f, 0.2435f, 0.2616f};
+    memcpy(o.mean, mean, sizeof mean);
+    memcpy(o.std, sd, sizeof sd);
+    mia_model *m = make(be, "efficientnet_b0_cifar", &o);
+    mia_tensor *x;
+    assert_int_equal(mia_tensor_create(&x, be, MIA_DTYPE_F32, 4, (const int64_t[]){2, 3, 32, 32}),
+                     MIA_OK);
+    assert_int_equal(mia_tensor_fill_f32(x, 0.25f), MIA_OK);
+    const mia_tensor *y;
+    assert_int_equal(mia_graph_forward(mia_model_graph(m), x, true, 0, &y), MIA_OK);
+    assert_int_equal(mia_model_save(m, path), MIA_OK);
+    mia_model *l = (mia_model *)0x1;
+    assert_int_equal(mia_model_load(&l, be, path), MIA_OK);
+    assert_string_equal(mia_model_arch(l), "efficientnet_b0_cifar");
+    assert_int_equal(mia_model_n_classes(l), 10);
+    float gm[3], gs[3];
+    mia_model_normalization(l, gm, gs);
+    assert_memory_equal(gm, mean, sizeof mean);
+    assert_memory_equal(gs, sd, sizeof sd);
+    size_t na, nb;
+    char *a = all_bytes(m, &na), *b = all_bytes(l, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    mia_param_info p;
+    int64_t nbt = 0;
+    mia_graph *lg = mia_model_graph(l);
+    assert_int_equal(mia_graph_param(lg, (size_t)mia_graph_find(lg, "bn1.num_batches_tracked"), &p),
+                     MIA_OK);
+    assert_int_equal(mia_tensor_download(p.value, &nbt, sizeof nbt), MIA_OK);
+    assert_int_equal(nbt, 1);
+    /* the loaded counter continues from the file's value */
+    assert_int_equal(mia_graph_forward(lg, x, true, 0, &y), MIA_OK);
+    assert_int_equal(mia_graph_param(lg, (size_t)mia_graph_find(lg, "bn1.num_batches_tracked"), &p),
+                     MIA_OK);
+    assert_int_equal(mia_tensor_download(p.value, &nbt, sizeof nbt), MIA_OK);
+    assert_int_equal(nbt, 2);
+    /* strict loading: a salem_cnn file does not fit an EfficientNet */
+    mia_model *salem = make(be, "salem_cnn", NULL);
+    ASSERT_ERR(mia_model_load_weights(salem, path), MIA_ERR_MISMATCH, "model.0.weight");
+    mia_model_free(salem);
+    mia_model_free(l);
+    mia_model_free(m);
+
+    /* mlp with custom hidden layers keeps them */
+    mia_model_opts_init(&o);
+    o.mlp_n_hidden = 2;
+    o.mlp_hidden[0] = 7;
+    o.mlp_hidden[1] = 5;
+    o.mlp_act = MIA_MLP_ACT_TANH;
+    m = make(be, "mlp", &o);
+    assert_int_equal(mia_model_save(m, path), MIA_OK);
+    assert_int_equal(mia_model_load(&l, be, path), MIA_OK);
+    assert_int_equal(mia_model_n_params(l), mia_model_n_params(m));
+    a = all_bytes(m, &na);
+    b = all_bytes(l, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    mia_model_free(l);
+    mia_model_free(m);
+    l = (mia_model *)0x1;
+    ASSERT_ERR(mia_model_load(&l, be, "/nonexistent/model.safetensors"), MIA_ERR_IO,
+               "/nonexistent/model.safetensors");
+    assert_null(l);
+    mia_tensor_free(x);
+    remove(path);
+    assert_int_equal(mia_backend_live_tensors(be), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_models__same_seed_same_weights),
         cmocka_unit_test(test_models__mlp),
         cmocka_unit_test(test_models__errors),
+        cmocka_unit_test(test_models__save_load_round_trip),
     };
     return cmocka_run_group_tests(tests, setup_auto, teardown);
 }

@@ -129,6 +129,40 @@ typedef enum mia_predict_kind {
 MIA_API mia_status mia_model_predict(mia_model *m, const mia_tensor *x, mia_predict_kind kind,
                                      float *out);
 
+
+/* ---- files (safetensors, PyTorch state_dict keys) ---------------------------------------- */
+
+/**
+ * @brief Write every parameter and buffer of @p m to a safetensors file at @p path (atomically).
+ *
+ * Tensor names are the PyTorch state_dict keys; num_batches_tracked is an I64 scalar (shape []),
+ * everything else f32. `__metadata__` records "format" = "pt", "mia_arch", "mia_n_classes",
+ * "mia_input_shape" ("C,H,W"), "mia_mean", "mia_std" (comma-separated) and, for mlp,
+ * "mia_mlp_hidden" and "mia_mlp_act".
+ * @return MIA_OK; MIA_ERR_INVALID; MIA_ERR_IO (message names the path); MIA_ERR_NOMEM;
+ *         MIA_ERR_DEVICE.
+ */
+MIA_API mia_status mia_model_save(mia_model *m, const char *path);
+
+/**
+ * @brief Create a model from a file written by mia_model_save() (architecture and shapes from
+ *        its metadata), then load its weights.
+ * @param[out] out caller owns; NULL on failure.
+ * @return MIA_OK; MIA_ERR_IO; MIA_ERR_FORMAT (malformed file or metadata, names the key);
+ *         MIA_ERR_MISMATCH (a tensor missing, unexpected or of the wrong shape; names it);
+ *         MIA_ERR_NUMERIC (non-finite weights); MIA_ERR_NOMEM; MIA_ERR_DEVICE.
+ */
+MIA_API mia_status mia_model_load(mia_model **out, mia_backend *be, const char *path);
+
+/**
+ * @brief Load the weights of a safetensors state_dict (e.g. converted from a PyTorch .pt) into
+ *        an existing model, strictly: every key of the model must be present with its shape
+ *        (a scalar num_batches_tracked may be [] or [1]; f32 or I64 respectively) and no other
+ *        key may exist. Metadata is ignored. On failure the model's weights are unspecified.
+ * @return as mia_model_load().
+ */
+MIA_API mia_status mia_model_load_weights(mia_model *m, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,9 @@
 /* mia_model: architecture registry, creation, metadata and batch prediction. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <mia/safetensors.h>
 #include <mia/tensor.h>
 
 #include "model-impl.h"
@@ -16,6 +19,9 @@ struct mia_model {
     float mean[MIA_MODEL_MAX_CHANNELS], std[MIA_MODEL_MAX_CHANNELS];
     mia_tensor *staging;  /* input copied from another backend */
     mia_tensor *probs;    /* softmax output of predict */
+    int32_t mlp_n_hidden; /* mlp: recorded for files */
+    int32_t mlp_hidden[MIA_MODEL_MLP_MAX_HIDDEN];
+    mia_mlp_act mlp_act;
 };
 
 typedef struct arch_entry {
@@ -148,6 +154,9 @@ mia_status mia_model_create(mia_model **out, mia_backend *be, const char *arch,
         m->in_shape[2] = o.in_w;
     }
     m->n_channels = o.in_channels < MIA_MODEL_MAX_CHANNELS ? o.in_channels : MIA_MODEL_MAX_CHANNELS;
+    m->mlp_n_hidden = o.mlp_n_hidden;
+    memcpy(m->mlp_hidden, o.mlp_hidden, sizeof m->mlp_hidden);
+    m->mlp_act = o.mlp_act;
     memcpy(m->mean, o.mean, sizeof m->mean);
     memcpy(m->std, o.std, sizeof m->std);
     mia_status s = mia_graph_create(&m->g, be);
@@ -238,4 +247,219 @@ mia_status mia_model_predict(mia_model *m, const mia_tensor *x, mia_predict_kind
         y = m->probs;
     }
     return mia_tensor_download(y, out, mia_tensor_nbytes(y));
+}
+
+/* ---- files -------------------------------------------------------------------------------- */
+
+static void join_floats(char *buf, size_t size, const float *v, int n)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, i ? ",%.9g" : "%.9g", (double)v[i]);
+}
+
+mia_status mia_model_save(mia_model *m, const char *path)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(m, "m is NULL");
+    MIA_CHECK_ARG(path, "path is NULL");
+    mia_safetensors_writer *w;
+    MIA_TRY(mia_safetensors_writer_create(&w));
+    mia_status s = MIA_OK;
+    void *buf = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; s == MIA_OK && i < mia_graph_param_count(m->g); i++) {
+        mia_param_info p;
+        s = mia_graph_param(m->g, i, &p);
+        if (s != MIA_OK) break;
+        size_t nb = mia_tensor_nbytes(p.value);
+        if (nb > cap) {
+            void *nbuf = mia__realloc(buf, nb);
+            if (!nbuf) {
+                s = MIA_ERROR(MIA_ERR_NOMEM, "out of memory saving %s", p.name);
+                break;
+            }
+            buf = nbuf;
+            cap = nb;
+        }
+        s = mia_tensor_download(p.value, buf, nb);
+        if (s != MIA_OK) break;
+        bool i64 = mia_tensor_dtype(p.value) == MIA_DTYPE_I64;
+        /* PyTorch keeps num_batches_tracked as a 0-dim tensor */
+        s = mia_safetensors_writer_add(w, p.name, i64 ? MIA_SAFETENSORS_I64 : MIA_SAFETENSORS_F32,
+                                       i64 ? 0 : mia_tensor_ndim(p.value),
+                                       mia_tensor_shape(p.value), buf);
+    }
+    mia__free(buf);
+    char v[256];
+    if (s == MIA_OK) s = mia_safetensors_writer_set_metadata(w, "format", "pt");
+    if (s == MIA_OK) s = mia_safetensors_writer_set_metadata(w, "mia_arch", m->arch);
+    if (s == MIA_OK) {
+        snprintf(v, sizeof v, "%d", (int)m->n_classes);
+        s = mia_safetensors_writer_set_metadata(w, "mia_n_classes", v);
+    }
+    if (s == MIA_OK) {
+        snprintf(v, sizeof v, "%lld,%lld,%lld", (long long)m->in_shape[0],
+                 (long long)m->in_shape[1], (long long)m->in_shape[2]);
+        s = mia_safetensors_writer_set_metadata(w, "mia_input_shape", v);
+    }
+    if (s == MIA_OK) {
+        join_floats(v, sizeof v, m->mean, m->n_channels);
+        s = mia_safetensors_writer_set_metadata(w, "mia_mean", v);
+    }
+    if (s == MIA_OK) {
+        join_floats(v, sizeof v, m->std, m->n_channels);
+        s = mia_safetensors_writer_set_metadata(w, "mia_std", v);
+    }
+    if (s == MIA_OK && strcmp(m->arch, "mlp") == 0) {
+        size_t at = 0;
+        v[0] = '\0';
+        for (int i = 0; i < m->mlp_n_hidden; i++)
+            at += (size_t)snprintf(v + at, sizeof v - at, i ? ",%d" : "%d", (int)m->mlp_hidden[i]);
+        s = mia_safetensors_writer_set_metadata(w, "mia_mlp_hidden", v);
+        if (s == MIA_OK)
+            s = mia_safetensors_writer_set_metadata(w, "mia_mlp_act",
+                                                    m->mlp_act == MIA_MLP_ACT_TANH ? "tanh"
+                                                                                   : "relu");
+    }
+    if (s == MIA_OK) s = mia_safetensors_writer_write(w, path);
+    mia_safetensors_writer_free(w);
+    return s;
+}
+
+/* Copy every tensor of st into m's graph (strict key and shape match). */
+static mia_status load_weights(mia_model *m, const mia_safetensors *st, const char *path)
+{
+    size_t n = mia_graph_param_count(m->g);
+    for (size_t i = 0; i < n; i++) {
+        mia_param_info p;
+        MIA_TRY(mia_graph_param(m->g, i, &p));
+        int64_t j = mia_safetensors_find(st, p.name);
+        if (j < 0)
+            return MIA_ERROR(MIA_ERR_MISMATCH, "%s: tensor %s is missing", path, p.name);
+        mia_safetensors_dtype dt;
+        int nd;
+        int64_t shape[MIA_MAX_DIMS];
+        MIA_TRY(mia_safetensors_info(st, (size_t)j, &dt, &nd, shape));
+        bool i64 = mia_tensor_dtype(p.value) == MIA_DTYPE_I64;
+        bool ok = dt == (i64 ? MIA_SAFETENSORS_I64 : MIA_SAFETENSORS_F32);
+        if (ok && i64 && nd == 0) {
+            /* scalar [] stored as our [1] */
+        } else if (ok) {
+            ok = nd == mia_tensor_ndim(p.value);
+            for (int d = 0; ok && d < nd; d++) ok = shape[d] == mia_tensor_dim(p.value, d);
+        }
+        if (!ok)
+            return MIA_ERROR(MIA_ERR_MISMATCH, "%s: tensor %s has dtype %s and %d dims (shape "
+                             "[%lld%s]), the model expects %s %lld elements in %d dims",
+                             path, p.name, mia_safetensors_dtype_name(dt), nd,
+                             (long long)(nd > 0 ? shape[0] : 0), nd > 1 ? ",..." : "",
+                             i64 ? "i64" : "f32", (long long)mia_tensor_numel(p.value),
+                             mia_tensor_ndim(p.value));
+        MIA_TRY(mia_tensor_upload(p.value, mia_safetensors_data(st, (size_t)j),
+                                  mia_safetensors_nbytes(st, (size_t)j)));
+    }
+    if (mia_safetensors_count(st) != n) {
+        for (size_t j = 0; j < mia_safetensors_count(st); j++)
+            if (mia_graph_find(m->g, mia_safetensors_name(st, j)) < 0)
+                return MIA_ERROR(MIA_ERR_MISMATCH, "%s: unexpected tensor %s for %s", path,
+                                 mia_safetensors_name(st, j), m->arch);
+    }
+    /* the graph's num_batches_tracked mirrors are re-read at the next training forward:
+     * mia_graph_param() above marked them stale */
+    return MIA_OK;
+}
+
+mia_status mia_model_load_weights(mia_model *m, const char *path)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(m, "m is NULL");
+    MIA_CHECK_ARG(path, "path is NULL");
+    mia_safetensors *st;
+    MIA_TRY(mia_safetensors_open(&st, path, NULL));
+    mia_status s = load_weights(m, st, path);
+    mia_safetensors_free(st);
+    return s;
+}
+
+/* Parse up to max comma-separated numbers of metadata key; returns the count or -1. */
+static int parse_list(const mia_safetensors *st, const char *key, double *v, int max)
+{
+    const char *s = mia_safetensors_metadata_get(st, key);
+    if (!s) return -1;
+    int n = 0;
+    if (!*s) return 0;
+    for (;;) {
+        char *end;
+        if (n == max) return -1;
+        v[n++] = strtod(s, &end);
+        if (end == s) return -1;
+        if (*end == '\0') return n;
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
+}
+
+mia_status mia_model_load(mia_model **out, mia_backend *be, const char *path)
+{
+    mia__error_begin();
+    if (out) *out = NULL;
+    MIA_CHECK_ARG(out, "out is NULL");
+    MIA_CHECK_ARG(be, "be is NULL");
+    MIA_CHECK_ARG(path, "path is NULL");
+    mia_safetensors *st;
+    MIA_TRY(mia_safetensors_open(&st, path, NULL));
+    mia_model_opts o;
+    mia_model_opts_init(&o);
+    double v[MIA_MODEL_MLP_MAX_HIDDEN];
+    const char *arch = mia_safetensors_metadata_get(st, "mia_arch");
+    mia_status s = MIA_OK;
+    const char *bad = NULL;
+    if (!arch) bad = "mia_arch";
+    if (!bad && (parse_list(st, "mia_n_classes", v, 1) != 1 || v[0] < 1 || v[0] > 1e6))
+        bad = "mia_n_classes";
+    else if (!bad)
+        o.n_classes = (int32_t)v[0];
+    if (!bad && (parse_list(st, "mia_input_shape", v, 3) != 3 || v[0] < 1 || v[1] < 1 ||
+                 v[2] < 1 || v[0] > 1 << 20 || v[1] > 4096 || v[2] > 4096))
+        bad = "mia_input_shape";
+    else if (!bad) {
+        o.in_channels = (int32_t)v[0];
+        o.in_h = (int32_t)v[1];
+        o.in_w = (int32_t)v[2];
+    }
+    if (!bad && arch && strcmp(arch, "mlp") == 0) {
+        int nh = parse_list(st, "mia_mlp_hidden", v, MIA_MODEL_MLP_MAX_HIDDEN);
+        const char *act = mia_safetensors_metadata_get(st, "mia_mlp_act");
+        if (nh < 0) bad = "mia_mlp_hidden";
+        else if (!act || (strcmp(act, "relu") != 0 && strcmp(act, "tanh") != 0))
+            bad = "mia_mlp_act";
+        else {
+            o.mlp_n_hidden = nh;
+            for (int i = 0; i < nh; i++) o.mlp_hidden[i] = (int32_t)v[i];
+            o.mlp_act = strcmp(act, "tanh") == 0 ? MIA_MLP_ACT_TANH : MIA_MLP_ACT_RELU;
+        }
+    }
+    double mean[MIA_MODEL_MAX_CHANNELS], sd[MIA_MODEL_MAX_CHANNELS];
+    int nm = parse_list(st, "mia_mean", mean, MIA_MODEL_MAX_CHANNELS);
+    int ns = parse_list(st, "mia_std", sd, MIA_MODEL_MAX_CHANNELS);
+    if (!bad && (nm < 0 || ns != nm)) bad = "mia_mean/mia_std";
+    if (bad) {
+        s = MIA_ERROR(MIA_ERR_FORMAT, "%s: metadata %s is missing or malformed", path, bad);
+    } else {
+        for (int i = 0; i < nm; i++) {
+            o.mean[i] = (float)mean[i];
+            o.std[i] = (float)sd[i];
+        }
+        mia_model *m = NULL;
+        s = mia_model_create(&m, be, arch, &o);
+        if (s == MIA_OK) s = load_weights(m, st, path);
+        if (s == MIA_OK)
+            *out = m;
+        else
+            mia_model_free(m);
+    }
+    mia_safetensors_free(st);
+    return s;
 }
