@@ -577,6 +577,84 @@ static void test_backend_parity__optim(void **state)
     host_free_all();
 }
 
+/* ---- onednn: allocation failures while building cache entries ---------------------------- */
+
+/* Fail the k-th allocation for k = 1, 2, ... during backend creation and the first (cache-
+ * building) call of a conv and a multi-stage max-pool backward: each call either succeeds or
+ * returns MIA_ERR_NOMEM with a message, a retry then succeeds with correct results, and nothing
+ * leaks. */
+static void test_backend_parity__onednn_alloc_failure(void **state)
+{
+    (void)state;
+    if (!mia_backend_available("onednn")) {
+        fprintf(stderr, "parity: onednn not compiled in, alloc-failure test skipped\n");
+        return;
+    }
+    seed(13);
+    mia_conv2d_args c = {.n = 2, .c = 16, .h = 9, .w = 9, .o = 16, .oh = 9, .ow = 9, .kh = 3,
+                         .kw = 3, .sh = 1, .sw = 1, .pt = 1, .pl = 1, .pb = 1, .pr = 1,
+                         .groups = 1};
+    const int64_t nx = 2 * 16 * 81, nw = 16 * 16 * 9;
+    c.x = randn(nx, 0, 1);
+    c.wt = randn(nw, 0, 0.3);
+    float *y = host_alloc(nx * 4), *yref = host_alloc(nx * 4);
+    mia_pool2d_args p = {.kind = MIA_POOL_MAX, .n = 2, .c = 16, .h = 9, .w = 9, .oh = 4, .ow = 4,
+                         .kh = 3, .kw = 3, .sh = 2, .sw = 2};
+    p.x = c.x;
+    p.dy = randn(2 * 16 * 16, 0, 1);
+    float *dx = host_alloc(nx * 4), *dxref = host_alloc(nx * 4);
+    c.y = yref;
+    assert_int_equal(mia__conv2d_fwd(g_ref, &c), MIA_OK);
+    p.dx = dxref;
+    assert_int_equal(mia__pool2d_bwd(g_ref, &p), MIA_OK);
+    c.y = y;
+    p.dx = dx;
+    const int64_t live0 = mia__alloc_live();
+    long k;
+    for (k = 1; k < 1000; k++) {
+        mia_backend_opts o;
+        mia_backend_opts_init(&o);
+        o.n_threads = 2;
+        mia_backend *be = (mia_backend *)0x1;
+        mia__alloc_fail_after(k, 0);
+        mia_status s = mia_backend_create(&be, "onednn", &o);
+        if (s != MIA_OK) {
+            mia__alloc_fail_after(0, 0);
+            assert_int_equal(s, MIA_ERR_NOMEM);
+            assert_null(be);
+            assert_non_null(strstr(mia_last_error(), "out of memory"));
+            assert_int_equal(mia__alloc_live(), live0);
+            continue;
+        }
+        mia__error_begin();
+        mia_status s1 = mia__conv2d_fwd(be, &c);
+        if (s1 != MIA_OK) {
+            assert_int_equal(s1, MIA_ERR_NOMEM);
+            assert_non_null(strstr(mia_last_error(), "out of memory"));
+        }
+        mia__error_begin();
+        mia_status s2 = mia__pool2d_bwd(be, &p);
+        if (s2 != MIA_OK) {
+            assert_int_equal(s2, MIA_ERR_NOMEM);
+            assert_non_null(strstr(mia_last_error(), "out of memory"));
+        }
+        const bool injected = mia__alloc_injected() > 0;
+        mia__alloc_fail_after(0, 0);
+        mia__error_begin();
+        memset(y, 0, nx * 4);
+        memset(dx, 0, nx * 4);
+        assert_int_equal(mia__conv2d_fwd(be, &c), MIA_OK);
+        assert_int_equal(mia__pool2d_bwd(be, &p), MIA_OK);
+        expect_close("onednn", "conv2d_fwd after NOMEM", "y", y, yref, nx, 1e-4);
+        expect_close("onednn", "pool2d_bwd after NOMEM", "dx", dx, dxref, nx, 1e-6);
+        mia_backend_free(be);
+        assert_int_equal(mia__alloc_live(), live0);
+        if (!injected) break; /* every allocation point has been failed once */
+    }
+    assert_true(k > 5 && k < 1000);
+    host_free_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_backend_parity__softmax),
         cmocka_unit_test(test_backend_parity__xent),
         cmocka_unit_test(test_backend_parity__optim),
+        cmocka_unit_test(test_backend_parity__onednn_alloc_failure),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
