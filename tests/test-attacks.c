@@ -23,6 +23,8 @@
 
 #include "attack/attack-impl.h"
 #include "core/rng.h"
+
+#define SALEM_WINDOW_FOR_TEST 15
 #include <mia/attack.h>
 
 typedef struct eset {
@@ -301,15 +303,158 @@ static void test_attacks__rejects_bad_input(void **state)
     assert_non_null(strstr(mia_last_error(), "attack"));
 }
 
-static void test_attacks__salem_unsupported_until_mlp(void **state)
+static void test_attacks__salem_rejects_bad_k(void **state)
 {
     (void)state;
     float p[6] = {0.7f, 0.2f, 0.1f, 0.4f, 0.3f, 0.3f};
     mia_score_set m = {p, NULL, 2, 3};
+    mia_attack_opts o;
+    mia_attack_opts_init(&o);
+    o.salem_k = 4;
     mia_attack *a = (mia_attack *)0x1;
-    assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_SALEM, &m, &m, NULL), MIA_ERR_UNSUPPORTED);
+    assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_SALEM, &m, &m, &o), MIA_ERR_INVALID);
     assert_null(a);
-    assert_non_null(strstr(mia_last_error(), "Salem"));
+    assert_non_null(strstr(mia_last_error(), "salem_k"));
+    o.salem_k = 3;
+    o.salem_max_epochs = 0;
+    assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_SALEM, &m, &m, &o), MIA_ERR_INVALID);
+    assert_null(a);
+    assert_non_null(strstr(mia_last_error(), "salem_max_epochs"));
+}
+
+/* The same MLP, initial weights and batch orders as a PyTorch run (tests/gen-salem-fixture.py):
+ * same number of epochs to the early stop, the same per-epoch training losses and the same
+ * outputs on held-out vectors, within float32 reordering tolerance. */
+static void test_attacks__salem_matches_torch(void **state)
+{
+    (void)state;
+    const char *dir = getenv("MIA_TEST_DATA");
+    char path[1024], line[256];
+    snprintf(path, sizeof path, "%s/metrics/salem-torch.txt", dir ? dir : "tests/data");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    int64_t n, ninit, ne, nt;
+    assert_int_equal(fscanf(f, " train %" SCNd64, &n), 1);
+    float *feat = malloc((size_t)n * 3 * sizeof *feat), *y = malloc((size_t)n * sizeof *y);
+    for (int64_t i = 0; i < n; i++) {
+        int lab;
+        assert_int_equal(fscanf(f, "%f %f %f %d", &feat[3 * i], &feat[3 * i + 1],
+                                &feat[3 * i + 2], &lab), 4);
+        y[i] = (float)lab;
+    }
+    assert_int_equal(fscanf(f, " init %" SCNd64, &ninit), 1);
+    assert_int_equal(ninit, 64 * 3 + 64 + 64 + 1);
+    float *init = malloc((size_t)ninit * sizeof *init);
+    for (int64_t i = 0; i < ninit; i++) assert_int_equal(fscanf(f, "%f", &init[i]), 1);
+    assert_int_equal(fscanf(f, " epochs %" SCNd64, &ne), 1);
+    int64_t *orders = malloc((size_t)(ne * n) * sizeof *orders);
+    double *losses = malloc((size_t)ne * sizeof *losses);
+    for (int64_t e = 0; e < ne; e++) {
+        assert_int_equal(fscanf(f, "%lf", &losses[e]), 1);
+        for (int64_t i = 0; i < n; i++)
+            assert_int_equal(fscanf(f, "%" SCNd64, &orders[e * n + i]), 1);
+    }
+    assert_int_equal(fscanf(f, " test %" SCNd64, &nt), 1);
+    float *xt = malloc((size_t)nt * 3 * sizeof *xt), *ot = malloc((size_t)nt * sizeof *ot);
+    for (int64_t i = 0; i < nt; i++)
+        assert_int_equal(fscanf(f, "%f %f %f %f", &xt[3 * i], &xt[3 * i + 1], &xt[3 * i + 2],
+                                &ot[i]), 4);
+    fclose(f);
+
+    mia_attack_opts o;
+    mia_attack_opts_init(&o);
+    mia__salem_inject inj = {init, orders, ne};
+    mia_attack a;
+    memset(&a, 0, sizeof a);
+    a.kind = MIA_ATTACK_SALEM;
+    /* first epoch alone: its loss is the torch loss of the same batches */
+    o.salem_max_epochs = 1;
+    assert_int_equal(mia__salem_train(&a, feat, y, n, 3, &o, &inj), MIA_OK);
+    check_close(a.salem_final_loss, losses[0], 1e-6);
+    mia__free(a.w1);
+    memset(&a, 0, sizeof a);
+    a.kind = MIA_ATTACK_SALEM;
+    o.salem_max_epochs = 10000;
+    assert_int_equal(mia__salem_train(&a, feat, y, n, 3, &o, &inj), MIA_OK);
+    assert_int_equal(a.salem_epochs, ne);
+    check_close(a.salem_final_loss, losses[ne - 1], 1e-4);
+    /* the test vectors are the top-3 of themselves (3 classes, sorted) */
+    mia_score_set x = {xt, NULL, nt, 3};
+    float *score = malloc((size_t)nt * sizeof *score);
+    uint8_t *pred = malloc((size_t)nt);
+    assert_int_equal(mia_attack_predict(&a, &x, score, pred), MIA_OK);
+    int agree = 0;
+    for (int64_t i = 0; i < nt; i++) {
+        check_close(score[i], ot[i], 2e-3);
+        if (fabsf(ot[i] - 0.5f) > 2e-3f) assert_int_equal(pred[i], ot[i] >= 0.5f);
+        agree += pred[i] == (ot[i] >= 0.5f);
+    }
+    assert_true(agree >= nt - 2);
+    mia__free(a.w1);
+    free(score);
+    free(pred);
+    free(feat);
+    free(y);
+    free(init);
+    free(orders);
+    free(losses);
+    free(xt);
+    free(ot);
+}
+
+/* Top-3 vectors of confident members vs flat non-members: the MLP separates them. */
+static float *salem_set(mia_rng *g, int64_t n, int64_t C, bool member)
+{
+    float *p = malloc((size_t)(n * C) * sizeof *p);
+    for (int64_t i = 0; i < n; i++) {
+        double z[16], mx = -INFINITY, s = 0;
+        for (int64_t c = 0; c < C; c++) {
+            z[c] = 0.5 * mia__rng_normal(g) + (member && c == i % C ? 6.0 : 0.0);
+            mx = fmax(mx, z[c]);
+        }
+        for (int64_t c = 0; c < C; c++) s += exp(z[c] - mx);
+        for (int64_t c = 0; c < C; c++) p[i * C + c] = (float)(exp(z[c] - mx) / s);
+    }
+    return p;
+}
+
+static void test_attacks__salem_separates_and_is_deterministic(void **state)
+{
+    (void)state;
+    mia_rng g;
+    mia__rng_init(&g, 21, MIA_STREAM_ATTACK);
+    const int64_t C = 10, n = 400;
+    float *sm = salem_set(&g, n, C, true), *sn = salem_set(&g, n, C, false);
+    float *tm = salem_set(&g, n, C, true), *tn = salem_set(&g, n, C, false);
+    mia_score_set m = {sm, NULL, n, C}, nn = {sn, NULL, n, C};
+    mia_score_set xm = {tm, NULL, n, C}, xn = {tn, NULL, n, C};
+    mia_attack_opts o;
+    mia_attack_opts_init(&o);
+    o.seed = 7;
+    mia_attack *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_SALEM, &m, &nn, &o), MIA_OK);
+    assert_int_equal(mia_attack_fit(&b, MIA_ATTACK_SALEM, &m, &nn, &o), MIA_OK);
+    o.seed = 8;
+    assert_int_equal(mia_attack_fit(&c, MIA_ATTACK_SALEM, &m, &nn, &o), MIA_OK);
+    assert_true(a->salem_epochs > SALEM_WINDOW_FOR_TEST);
+    assert_int_equal(a->salem_epochs, b->salem_epochs);
+    assert_memory_equal(a->w1, b->w1, (64 * 3 + 64 + 64 + 1) * sizeof(float));
+    assert_true(memcmp(a->w1, c->w1, 64 * 3 * sizeof(float)) != 0);
+    check_close(mia_attack_threshold(a), 0.5, 0.0);
+    mia_attack_result *r = NULL;
+    assert_int_equal(mia_attack_evaluate(&r, a, &xm, &xn), MIA_OK);
+    const mia_attack_metrics *mt = mia_attack_result_metrics(r);
+    if (!(mt->accuracy > 0.98 && mt->auroc > 0.99))
+        fail_msg("accuracy %.4f auroc %.4f", mt->accuracy, mt->auroc);
+    mia_attack_result_free(r);
+    mia_attack_free(a);
+    mia_attack_free(b);
+    mia_attack_free(c);
+    free(sm);
+    free(sn);
+    free(tm);
+    free(tn);
 }
 
 static void test_attacks__alloc_failures_are_clean(void **state)
@@ -321,14 +466,18 @@ static void test_attacks__alloc_failures_are_clean(void **state)
     int32_t *l = malloc(n * sizeof *l);
     float *pm = softmax_rows(&g, n, C, 3.0, l), *pn = softmax_rows(&g, n, C, 1.0, NULL);
     mia_score_set m = {pm, l, n, C}, nn = {pn, l, n, C};
-    mia_attack_kind kinds[3] = {MIA_ATTACK_THRESHOLD, MIA_ATTACK_ENTROPY, MIA_ATTACK_LOSS};
-    for (int k = 0; k < 3; k++) {
+    mia_attack_kind kinds[4] = {MIA_ATTACK_THRESHOLD, MIA_ATTACK_ENTROPY, MIA_ATTACK_LOSS,
+                                MIA_ATTACK_SALEM};
+    mia_attack_opts o;
+    mia_attack_opts_init(&o);
+    o.salem_max_epochs = 2;
+    for (int k = 0; k < 4; k++) {
         for (long fail = 1;; fail++) {
             int64_t live = mia__alloc_live();
             mia__alloc_fail_after(fail, 0);
             mia_attack *a = NULL;
             mia_attack_result *r = NULL;
-            mia_status s = mia_attack_fit(&a, kinds[k], &m, &nn, NULL);
+            mia_status s = mia_attack_fit(&a, kinds[k], &m, &nn, &o);
             if (s == MIA_OK) s = mia_attack_evaluate(&r, a, &m, &nn);
             long injected = mia__alloc_injected();
             mia__alloc_fail_after(0, 0);
@@ -358,7 +507,9 @@ int main(void)
         cmocka_unit_test(test_attacks__loss_matches_bruteforce_youden),
         cmocka_unit_test(test_attacks__refuses_target_scores),
         cmocka_unit_test(test_attacks__rejects_bad_input),
-        cmocka_unit_test(test_attacks__salem_unsupported_until_mlp),
+        cmocka_unit_test(test_attacks__salem_rejects_bad_k),
+        cmocka_unit_test(test_attacks__salem_matches_torch),
+        cmocka_unit_test(test_attacks__salem_separates_and_is_deterministic),
         cmocka_unit_test(test_attacks__alloc_failures_are_clean),
     };
     return cmocka_run_group_tests_name("attacks", tests, NULL, NULL);

@@ -26,6 +26,7 @@ struct mia_attack {
     float theta_f;    /* entropy: theta rounded to float32: member iff H < theta_f */
     int salem_k;
     int salem_epochs; /* epochs run until early stop */
+    double salem_final_loss; /* training loss of the last epoch */
     float *w1, *b1, *w2, *b2; /* Salem: [64*k], [64], [64], [1] (one allocation at w1) */
 };
 
@@ -106,6 +107,23 @@ MIA_PRIVATE mia_status mia__attack_scores(const mia_attack *a, const char *name,
                                           const mia_score_set *x, float *score, uint8_t *pred);
 MIA_PRIVATE mia_status mia__salem_scores(const mia_attack *a, const char *name,
                                          const mia_score_set *x, float *score, uint8_t *pred);
+
+/* Salem internals (salem.c). Tests inject PyTorch's initial weights (w1 [64*k], b1 [64],
+ * w2 [64], b2 [1], concatenated) and the per-epoch sample orders (n_orders x n) of a torch run. */
+typedef struct mia__salem_inject {
+    const float *init;
+    const int64_t *orders;
+    int64_t n_orders;
+} mia__salem_inject;
+/* Top-k (descending) of every row of x into feat [n, k]; validates the scores. */
+MIA_PRIVATE mia_status mia__salem_features(const char *name, const mia_score_set *x, int k,
+                                           float *feat);
+/* Train the MLP on feat [n, k] with targets y [n] (0/1); fills a's weights. inj may be NULL. */
+MIA_PRIVATE mia_status mia__salem_train(mia_attack *a, const float *feat, const float *y,
+                                        int64_t n, int k, const mia_attack_opts *o,
+                                        const mia__salem_inject *inj);
+/* MLP output (logit) of one feature vector f [k]. */
+MIA_PRIVATE float mia__salem_logit(const mia_attack *a, const float *f);
 
 /* Entropy grid search on precomputed entropies: the paper's rule. exact = literal scan. */
 MIA_PRIVATE mia_status mia__entropy_theta(const float *h_mem, int64_t nm, const float *h_non,
