@@ -146,6 +146,16 @@ MIA_API mia_status mia_graph_channel_mul(int *out, mia_graph *g, int x, int s);
  *  depends on the forward's dropout_seed and the node id only. */
 MIA_API mia_status mia_graph_dropout(int *out, mia_graph *g, int x, float p);
 
+/**
+ * @brief Switch every dropout node of @p g on or off for training forwards (default on).
+ *
+ * Off, dropout is the identity in training too (as in eval mode), e.g. to compare training-mode
+ * outputs and gradients with another framework whose dropout masks differ. The setting applies
+ * from the next mia_graph_forward(); a pending backward uses the setting of its forward.
+ * @return MIA_OK; MIA_ERR_INVALID (NULL @p g).
+ */
+MIA_API mia_status mia_graph_set_dropout_enabled(mia_graph *g, bool enabled);
+
 /** Flatten the per-sample shape to one dimension (C, H, W order). */
 MIA_API mia_status mia_graph_flatten(int *out, mia_graph *g, int x);
 

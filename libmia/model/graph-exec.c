@@ -208,7 +208,7 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
         return mia__chmul_fwd(be, &a);
     }
     case OP_DROPOUT:
-        if (training && n->alpha > 0.0f) {
+        if (training && n->alpha > 0.0f && !g->dropout_off) {
             mia_dropout_args a = {.count = count, .p = n->alpha, .seed = seed,
                                   .stream = (uint64_t)id, .x = x, .y = y};
             return mia__dropout_fwd(be, &a);
@@ -369,7 +369,7 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
     }
     case OP_DROPOUT:
         if (!dx) break;
-        if (g->train_state && n->alpha > 0.0f) {
+        if (g->last_dropout && n->alpha > 0.0f) {
             mia_dropout_args a = {.count = count, .p = n->alpha, .seed = seed,
                                   .stream = (uint64_t)id, .dy = dy, .dx = dx};
             MIA_TRY(mia__dropout_bwd(be, &a));
@@ -465,6 +465,7 @@ mia_status mia_graph_forward(mia_graph *g, const mia_tensor *x, bool training,
     }
     g->train_state = training;
     g->last_seed = dropout_seed;
+    g->last_dropout = training && !g->dropout_off;
     *out = g->nodes[g->output].out ? g->nodes[g->output].out : x;
     return MIA_OK;
 }

@@ -82,6 +82,8 @@ struct mia_graph {
     uint64_t last_seed;   /* dropout seed of the last forward */
     bool nbt_dirty;       /* host num_batches_tracked mirrors newer than the tensors */
     bool nbt_stale;       /* tensors may have been written by the user: re-read before use */
+    bool dropout_off;     /* mia_graph_set_dropout_enabled(g, false) */
+    bool last_dropout;    /* dropout was active in the last forward */
 };
 
 /* Shape-only graph: builders record shapes and parameter names but allocate no tensors. */

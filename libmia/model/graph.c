@@ -506,6 +506,14 @@ mia_status mia_graph_dropout(int *out, mia_graph *g, int x, float p)
     return MIA_OK;
 }
 
+mia_status mia_graph_set_dropout_enabled(mia_graph *g, bool enabled)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(g, "g is NULL");
+    g->dropout_off = !enabled;
+    return MIA_OK;
+}
+
 mia_status mia_graph_flatten(int *out, mia_graph *g, int x)
 {
     mia__error_begin();
