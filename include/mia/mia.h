@@ -20,7 +20,11 @@
 #include "model.h"
 #include "dataset.h"
 #include "transform.h"
+#include "train.h"
+#include "calib.h"
 #include "attack.h"
 #include "report.h"
+#include "gen.h"
+#include "experiment.h"
 
 #endif
