@@ -151,6 +151,38 @@ int main(int argc, char **argv)
         printf("%-10s libmia %8.4f s  peer(numpy/sklearn) %8.3f s  ratio %7.1fx  (auroc %.4f)\n",
                peer_names[k], mc, mp, mp / mc, auroc);
     }
+    /* Salem: the MLP trained on 2,500 + 2,500 shadow vectors (the paper's 5,000), per epoch */
+    {
+        int64_t k = n < 2500 ? n : 2500;
+        mia_score_set m5 = {p[0], NULL, k, C}, n5 = {p[1], NULL, k, C};
+        double tc[50], tp[50], ec = 0, ep = 0;
+        for (int r = 0; r < reps; r++) {
+            double t0 = now();
+            mia_attack *a = NULL;
+            if (mia_attack_fit(&a, MIA_ATTACK_SALEM, &m5, &n5, NULL) != MIA_OK) {
+                fprintf(stderr, "libmia: %s\n", mia_last_error());
+                return 1;
+            }
+            ec = mia_attack_epochs(a);
+            tc[r] = (now() - t0) / ec;
+            mia_attack_free(a);
+            char cmd[1024], line[256];
+            snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/attack_peer.py %s salem",
+                     MIA_BENCH_DIR, dir);
+            FILE *pp = popen(cmd, "r");
+            double sec = -1;
+            if (pp && fgets(line, sizeof line, pp)) sscanf(line, "peer salem %lf epochs %lf", &sec, &ep);
+            if (pp) pclose(pp);
+            if (sec < 0 || ep < 1) {
+                fprintf(stderr, "salem peer failed\n");
+                return 1;
+            }
+            tp[r] = sec / ep;
+        }
+        double mc = median(tc, reps), mp = median(tp, reps);
+        printf("%-10s libmia %8.4f s/epoch (%d epochs)  peer(PyTorch) %8.4f s/epoch (%d epochs)  "
+               "ratio %7.1fx\n", "salem", mc, (int)ec, mp, (int)ep, mp / mc);
+    }
     for (int s = 0; s < 4; s++) {
         free(p[s]);
         free(y[s]);

@@ -141,6 +141,9 @@ MIA_API mia_attack_kind mia_attack_get_kind(const mia_attack *a);
  */
 MIA_API double mia_attack_threshold(const mia_attack *a);
 
+/** Training epochs run by a fitted Salem attack until its early stop; 0 for other kinds. */
+MIA_API int mia_attack_epochs(const mia_attack *a);
+
 /**
  * @brief Attack scores (higher = more likely member; float32) and member predictions.
  * @param[out] scores_out  caller buffer of x->n floats, or NULL.

@@ -51,6 +51,9 @@ typedef struct mia__roc {
     float *thr;
     int64_t *tp, *fp;
     int64_t P, N;
+    /* the allocations: n + 1 slots, slot 0 the origin (+Inf, 0, 0); thr = thr_base + 1 etc. */
+    float *thr_base;
+    int64_t *tp_base, *fp_base;
 } mia__roc;
 
 /* Order-preserving map float -> uint32 (-0.0 maps like +0.0; no NaN allowed). */
@@ -74,6 +77,9 @@ MIA_PRIVATE void mia__radix_sort_u32(uint32_t *keys, uint32_t *tmp, int64_t n);
 /* Build the ROC of positives pos[np] vs negatives neg[nn] (np, nn >= 1; finite scores). */
 MIA_PRIVATE mia_status mia__roc_build(mia__roc *r, const float *pos, int64_t np, const float *neg,
                                       int64_t nn);
+/* Same on sort keys (mia__f32_key) that the caller owns: kp and kn are sorted in place. */
+MIA_PRIVATE mia_status mia__roc_build_keys(mia__roc *r, uint32_t *kp, int64_t np, uint32_t *kn,
+                                           int64_t nn);
 MIA_PRIVATE void mia__roc_free(mia__roc *r);
 MIA_PRIVATE double mia__roc_auroc(const mia__roc *r);
 MIA_PRIVATE double mia__roc_aupr(const mia__roc *r);
@@ -82,12 +88,18 @@ MIA_PRIVATE void mia__roc_tpr_at_fpr(const mia__roc *r, double target, mia_tpr_a
 /* sklearn roc_curve(drop_intermediate=True) + Youden's J, first maximum: returns tau
  * (thr[0] + 1 when the origin wins, as sklearn < 1.3 does). */
 MIA_PRIVATE double mia__roc_youden(const mia__roc *r);
+/* The same threshold from unsorted keys without storing the curve (kp, kn sorted in place);
+ * *st is MIA_OK or MIA_ERR_NOMEM. */
+MIA_PRIVATE double mia__youden_keys(uint32_t *kp, int64_t np, uint32_t *kn, int64_t nn,
+                                    mia_status *st);
 
 /* ---- features (attack.c) ------------------------------------------------------------------ */
 /* Validate a score set; name is "members" / "non_members" for messages. */
 MIA_PRIVATE mia_status mia__check_set(const char *name, const mia_score_set *x, bool labels);
 /* Per-row max score; MIA_ERR_NUMERIC on NaN/Inf/negative entries (names set, row, column). */
 MIA_PRIVATE mia_status mia__max_scores(const char *name, const mia_score_set *x, float *out);
+/* Per-row max score as order-preserving sort keys (mia__f32_key), validated, in one pass. */
+MIA_PRIVATE mia_status mia__max_keys(const char *name, const mia_score_set *x, uint32_t *keys);
 /* Per-row entropy as torch.distributions.Categorical computes it (float32). */
 MIA_PRIVATE mia_status mia__entropies(const char *name, const mia_score_set *x, float *out);
 /* Per-row cross-entropy -log(clamp(p_y / sum p, eps, 1 - eps)) (float32). */
@@ -105,6 +117,10 @@ MIA_PRIVATE mia_status mia__salem_fit(mia_attack *a, const mia_score_set *mem,
 /* Attack scores (float32, higher = member) and predictions of x; name for messages. */
 MIA_PRIVATE mia_status mia__attack_scores(const mia_attack *a, const char *name,
                                           const mia_score_set *x, float *score, uint8_t *pred);
+/* Same, and the per-row max scores into maxs (nullable), fused into the same pass. */
+MIA_PRIVATE mia_status mia__attack_scores_max(const mia_attack *a, const char *name,
+                                              const mia_score_set *x, float *score, uint8_t *pred,
+                                              float *maxs);
 MIA_PRIVATE mia_status mia__salem_scores(const mia_attack *a, const char *name,
                                          const mia_score_set *x, float *score, uint8_t *pred);
 

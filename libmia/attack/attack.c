@@ -70,20 +70,64 @@ static mia_status bad_value(const char *name, const mia_score_set *x, int64_t i)
                      (long long)i);
 }
 
+/* Float bits. For non-negative finite floats the unsigned order of the bits is the float order,
+ * and every negative value, NaN and Inf has bits > 0x7f7fffff: an integer max over a row finds
+ * the max score and validates the row in one branch-free pass. */
+static inline uint32_t fbits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+#define MIA_F32_MAX_BITS 0x7f7fffffu
+
+/* Slow path of a row whose integer max flagged it: -0.0 is a valid score (it compares >= 0),
+ * anything else flagged is an error. Writes the row max. */
+static mia_status slow_row(const char *name, const mia_score_set *x, int64_t i, float *mx)
+{
+    const float *row = x->probs + i * x->n_classes;
+    float m = row[0];
+    for (int64_t c = 0; c < x->n_classes; c++) {
+        if (!(row[c] >= 0.0f && row[c] <= FLT_MAX)) return bad_value(name, x, i);
+        m = row[c] > m ? row[c] : m;
+    }
+    *mx = m;
+    return MIA_OK;
+}
+
+static inline uint32_t row_umax(const float *row, int64_t C)
+{
+    uint32_t um = 0;
+    for (int64_t c = 0; c < C; c++) {
+        uint32_t u = fbits(row[c]);
+        um = u > um ? u : um;
+    }
+    return um;
+}
+
 mia_status mia__max_scores(const char *name, const mia_score_set *x, float *out)
 {
     const int64_t C = x->n_classes;
     for (int64_t i = 0; i < x->n; i++) {
-        const float *row = x->probs + i * C;
-        float mx = row[0];
-        bool ok = row[0] >= 0.0f && row[0] <= FLT_MAX;
-        for (int64_t c = 1; c < C; c++) {
-            float v = row[c];
-            ok = ok && v >= 0.0f && v <= FLT_MAX;
-            mx = v > mx ? v : mx;
+        uint32_t um = row_umax(x->probs + i * C, C);
+        if (um <= MIA_F32_MAX_BITS) memcpy(&out[i], &um, sizeof um);
+        else MIA_TRY(slow_row(name, x, i, &out[i]));
+    }
+    return MIA_OK;
+}
+
+mia_status mia__max_keys(const char *name, const mia_score_set *x, uint32_t *keys)
+{
+    const int64_t C = x->n_classes;
+    for (int64_t i = 0; i < x->n; i++) {
+        uint32_t um = row_umax(x->probs + i * C, C);
+        if (um <= MIA_F32_MAX_BITS) {
+            keys[i] = um | 0x80000000u; /* mia__f32_key of a non-negative float */
+        } else {
+            float m;
+            MIA_TRY(slow_row(name, x, i, &m));
+            keys[i] = mia__f32_key(m);
         }
-        if (!ok) return bad_value(name, x, i);
-        out[i] = mx;
     }
     return MIA_OK;
 }
@@ -94,20 +138,37 @@ static inline float clamp_eps(float q)
     return q < lo ? lo : (q > hi ? hi : q);
 }
 
+/* Row sum (sequential float32, the order the fixtures were computed in) and row max, validated. */
+static inline mia_status row_sum_max(const char *name, const mia_score_set *x, int64_t i,
+                                     float *sum, float *mx)
+{
+    const int64_t C = x->n_classes;
+    const float *row = x->probs + i * C;
+    uint32_t um = 0;
+    float s = 0.0f;
+    for (int64_t c = 0; c < C; c++) {
+        uint32_t u = fbits(row[c]);
+        um = u > um ? u : um;
+        s += row[c];
+    }
+    if (um <= MIA_F32_MAX_BITS) memcpy(mx, &um, sizeof um);
+    else MIA_TRY(slow_row(name, x, i, mx));
+    if (!(s > 0.0f) || isinf(s)) return bad_value(name, x, i);
+    *sum = s;
+    return MIA_OK;
+}
+
 /* torch.distributions.Categorical(probs=p).entropy() in float32:
- * q = p / sum(p); H = -sum q_c * log(clamp(q_c, eps, 1 - eps)). */
-mia_status mia__entropies(const char *name, const mia_score_set *x, float *out)
+ * q = p / sum(p); H = -sum q_c * log(clamp(q_c, eps, 1 - eps)). maxs may be NULL. */
+static mia_status entropies_max(const char *name, const mia_score_set *x, float *out,
+                                float *maxs)
 {
     const int64_t C = x->n_classes;
     for (int64_t i = 0; i < x->n; i++) {
         const float *row = x->probs + i * C;
-        float s = 0.0f;
-        bool ok = true;
-        for (int64_t c = 0; c < C; c++) {
-            ok = ok && row[c] >= 0.0f && row[c] <= FLT_MAX;
-            s += row[c];
-        }
-        if (!ok || !(s > 0.0f) || isinf(s)) return bad_value(name, x, i);
+        float s = 0.0f, mx = 0.0f;
+        MIA_TRY(row_sum_max(name, x, i, &s, &mx));
+        if (maxs) maxs[i] = mx;
         float h = 0.0f;
         for (int64_t c = 0; c < C; c++) {
             float q = row[c] / s;
@@ -118,34 +179,41 @@ mia_status mia__entropies(const char *name, const mia_score_set *x, float *out)
     return MIA_OK;
 }
 
-mia_status mia__losses(const char *name, const mia_score_set *x, float *out)
+mia_status mia__entropies(const char *name, const mia_score_set *x, float *out)
+{
+    return entropies_max(name, x, out, NULL);
+}
+
+/* Per-row cross-entropy; maxs may be NULL. */
+static mia_status losses_max(const char *name, const mia_score_set *x, float *out, float *maxs)
 {
     const int64_t C = x->n_classes;
     for (int64_t i = 0; i < x->n; i++) {
-        const float *row = x->probs + i * C;
-        float s = 0.0f;
-        bool ok = true;
-        for (int64_t c = 0; c < C; c++) {
-            ok = ok && row[c] >= 0.0f && row[c] <= FLT_MAX;
-            s += row[c];
-        }
-        if (!ok || !(s > 0.0f) || isinf(s)) return bad_value(name, x, i);
-        out[i] = -logf(clamp_eps(row[x->labels[i]] / s));
+        float s = 0.0f, mx = 0.0f;
+        MIA_TRY(row_sum_max(name, x, i, &s, &mx));
+        if (maxs) maxs[i] = mx;
+        out[i] = -logf(clamp_eps(x->probs[i * C + x->labels[i]] / s));
     }
     return MIA_OK;
 }
 
-mia_status mia__attack_scores(const mia_attack *a, const char *name, const mia_score_set *x,
-                              float *score, uint8_t *pred)
+mia_status mia__losses(const char *name, const mia_score_set *x, float *out)
+{
+    return losses_max(name, x, out, NULL);
+}
+
+mia_status mia__attack_scores_max(const mia_attack *a, const char *name, const mia_score_set *x,
+                                  float *score, uint8_t *pred, float *maxs)
 {
     switch (a->kind) {
     case MIA_ATTACK_THRESHOLD:
         MIA_TRY(mia__max_scores(name, x, score));
         /* Strict '>' against tau (a float64 of sklearn's threshold array): ties are non-members. */
         for (int64_t i = 0; i < x->n; i++) pred[i] = (double)score[i] > a->tau;
+        if (maxs) memcpy(maxs, score, (size_t)x->n * sizeof *maxs);
         return MIA_OK;
     case MIA_ATTACK_ENTROPY:
-        MIA_TRY(mia__entropies(name, x, score));
+        MIA_TRY(entropies_max(name, x, score, maxs));
         /* member iff H < theta, compared in float32 (torch tensor vs Python scalar). */
         for (int64_t i = 0; i < x->n; i++) {
             pred[i] = score[i] < a->theta_f;
@@ -153,16 +221,23 @@ mia_status mia__attack_scores(const mia_attack *a, const char *name, const mia_s
         }
         return MIA_OK;
     case MIA_ATTACK_LOSS:
-        MIA_TRY(mia__losses(name, x, score));
+        MIA_TRY(losses_max(name, x, score, maxs));
         for (int64_t i = 0; i < x->n; i++) {
             score[i] = -score[i];
             pred[i] = (double)score[i] > a->tau;
         }
         return MIA_OK;
     case MIA_ATTACK_SALEM:
+        if (maxs) MIA_TRY(mia__max_scores(name, x, maxs));
         return mia__salem_scores(a, name, x, score, pred);
     }
     return MIA_ERROR(MIA_ERR_INVALID, "attack: unknown kind %d", (int)a->kind);
+}
+
+mia_status mia__attack_scores(const mia_attack *a, const char *name, const mia_score_set *x,
+                              float *score, uint8_t *pred)
+{
+    return mia__attack_scores_max(a, name, x, score, pred, NULL);
 }
 
 void mia_attack_free(mia_attack *a)
@@ -175,6 +250,11 @@ void mia_attack_free(mia_attack *a)
 mia_attack_kind mia_attack_get_kind(const mia_attack *a)
 {
     return a ? a->kind : MIA_ATTACK_THRESHOLD;
+}
+
+int mia_attack_epochs(const mia_attack *a)
+{
+    return a && a->kind == MIA_ATTACK_SALEM ? a->salem_epochs : 0;
 }
 
 double mia_attack_threshold(const mia_attack *a)

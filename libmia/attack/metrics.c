@@ -126,8 +126,7 @@ static mia_status eval_set(const mia_attack *a, const char *name, const mia_scor
     *pred = mia__malloc(n);
     if (!*score || !*maxs || !*pred)
         return MIA_ERROR(MIA_ERR_NOMEM, "%s: out of memory for %zu scores", name, n);
-    MIA_TRY(mia__max_scores(name, x, *maxs));
-    return mia__attack_scores(a, name, x, *score, *pred);
+    return mia__attack_scores_max(a, name, x, *score, *pred, *maxs);
 }
 
 static void mmps(const float *maxs, const uint8_t *pred, int64_t n, double *m1, double *m0)
@@ -166,24 +165,28 @@ mia_status mia_attack_evaluate(mia_attack_result **out, const mia_attack *a,
     if (s == MIA_OK)
         s = eval_set(a, "non_members", non_members, &r->score_non, &r->max_non, &r->pred_non);
     if (s == MIA_OK) s = mia__roc_build(&roc, r->score_mem, r->n_mem, r->score_non, r->n_non);
-    if (s == MIA_OK) {
-        r->roc_n = roc.n + 1;
-        r->roc_thr = mia__malloc((size_t)r->roc_n * sizeof *r->roc_thr);
-        r->roc_tp = mia__malloc((size_t)r->roc_n * sizeof *r->roc_tp);
-        r->roc_fp = mia__malloc((size_t)r->roc_n * sizeof *r->roc_fp);
-        if (!r->roc_thr || !r->roc_tp || !r->roc_fp)
-            s = MIA_ERROR(MIA_ERR_NOMEM, "ROC curve: out of memory");
-    }
     if (s != MIA_OK) {
-        mia__roc_free(&roc);
         mia_attack_result_free(r);
         return s;
     }
-    r->roc_thr[0] = INFINITY;
-    r->roc_tp[0] = r->roc_fp[0] = 0;
-    memcpy(r->roc_thr + 1, roc.thr, (size_t)roc.n * sizeof *roc.thr);
-    memcpy(r->roc_tp + 1, roc.tp, (size_t)roc.n * sizeof *roc.tp);
-    memcpy(r->roc_fp + 1, roc.fp, (size_t)roc.n * sizeof *roc.fp);
+    /* The result takes the ROC arrays (slot 0 is the origin); trim them when ties left slack. */
+    r->roc_n = roc.n + 1;
+    r->roc_thr = roc.thr_base;
+    r->roc_tp = roc.tp_base;
+    r->roc_fp = roc.fp_base;
+    if (2 * r->roc_n < r->n_mem + r->n_non) {
+        float *t = mia__realloc(r->roc_thr, (size_t)r->roc_n * sizeof *t);
+        if (t) r->roc_thr = t;
+        int64_t *p = mia__realloc(r->roc_tp, (size_t)r->roc_n * sizeof *p);
+        if (p) r->roc_tp = p;
+        p = mia__realloc(r->roc_fp, (size_t)r->roc_n * sizeof *p);
+        if (p) r->roc_fp = p;
+    }
+    roc.thr = r->roc_thr + 1;
+    roc.tp = r->roc_tp + 1;
+    roc.fp = r->roc_fp + 1;
+    roc.thr_base = NULL;
+    roc.tp_base = roc.fp_base = NULL;
 
     mia_attack_metrics *m = &r->m;
     m->n_members = r->n_mem;

@@ -13,28 +13,43 @@
 
 __extension__ typedef unsigned __int128 mia_u128;
 
-void mia__radix_sort_u32(uint32_t *keys, uint32_t *tmp, int64_t n)
+/* The general LSD sort (int64 counts, 11/11/10-bit digits) for n >= 2^32. */
+static void radix_sort_big(uint32_t *keys, uint32_t *tmp, int64_t n)
 {
     static const int shift[3] = {0, 11, 22};
     static const uint32_t mask[3] = {0x7ff, 0x7ff, 0x3ff};
-    int64_t count[3][2048];
-    memset(count, 0, sizeof count);
+    int64_t *count = mia__calloc(3 * 2048, sizeof *count);
+    if (!count) { /* no memory for the counts: an in-place heap sort never fails */
+        for (int64_t start = n / 2 - 1, end = n - 1;;) {
+            int64_t root;
+            if (start >= 0) root = start--;
+            else {
+                if (end <= 0) break;
+                uint32_t t = keys[0];
+                keys[0] = keys[end];
+                keys[end--] = t;
+                root = 0;
+            }
+            for (int64_t child; (child = 2 * root + 1) <= end; root = child) {
+                if (child < end && keys[child] < keys[child + 1]) child++;
+                if (keys[root] >= keys[child]) break;
+                uint32_t t = keys[root];
+                keys[root] = keys[child];
+                keys[child] = t;
+            }
+        }
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         uint32_t k = keys[i];
-        count[0][k & 0x7ff]++;
-        count[1][(k >> 11) & 0x7ff]++;
-        count[2][k >> 22]++;
+        count[k & 0x7ff]++;
+        count[2048 + ((k >> 11) & 0x7ff)]++;
+        count[4096 + (k >> 22)]++;
     }
     uint32_t *src = keys, *dst = tmp;
     for (int p = 0; p < 3; p++) {
-        int64_t *c = count[p];
-        int nb = (int)mask[p] + 1;
-        bool trivial = false;
-        for (int b = 0; b < nb; b++)
-            if (c[b] == n) trivial = true;
-        if (trivial) continue; /* every key has the same digit: the pass would be a copy */
-        int64_t sum = 0;
-        for (int b = 0; b < nb; b++) {
+        int64_t *c = count + 2048 * p, sum = 0;
+        for (int b = 0; b <= (int)mask[p]; b++) {
             int64_t t = c[b];
             c[b] = sum;
             sum += t;
@@ -48,60 +63,137 @@ void mia__radix_sort_u32(uint32_t *keys, uint32_t *tmp, int64_t n)
         dst = t;
     }
     if (src != keys) memcpy(keys, src, (size_t)n * sizeof *keys);
+    mia__free(count);
+}
+
+/* LSD radix sort on the key range actually used: keys are offset by their minimum, and the
+ * b significant bits of the range are covered by 1 pass (b <= 11), 2 passes of up to 13 bits
+ * (b <= 26) or 3 passes of up to 11 bits, so scores confined to a few octaves (max scores in
+ * [0.1, 1]: 25 bits) need 2 scatter passes instead of 3. Counts are uint32 (n < 2^32). */
+void mia__radix_sort_u32(uint32_t *keys, uint32_t *tmp, int64_t n)
+{
+    if (n < 2) return;
+    if (n > (int64_t)UINT32_MAX) {
+        radix_sort_big(keys, tmp, n);
+        return;
+    }
+    uint32_t lo = keys[0], hi = keys[0];
+    for (int64_t i = 1; i < n; i++) {
+        uint32_t k = keys[i];
+        lo = k < lo ? k : lo;
+        hi = k > hi ? k : hi;
+    }
+    uint32_t range = hi - lo;
+    if (range == 0) return;
+    int bits = 32 - __builtin_clz(range);
+    int passes = bits <= 11 ? 1 : (bits <= 26 ? 2 : 3);
+    int width = (bits + passes - 1) / passes;
+    uint32_t mask = (1u << width) - 1u;
+    uint32_t count[3][8192];
+    for (int p = 0; p < passes; p++) memset(count[p], 0, ((size_t)mask + 1) * sizeof count[p][0]);
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t k = keys[i] - lo;
+        for (int p = 0; p < passes; p++) count[p][(k >> (p * width)) & mask]++;
+    }
+    uint32_t *src = keys, *dst = tmp;
+    for (int p = 0; p < passes; p++) {
+        uint32_t *c = count[p], sum = 0;
+        for (uint32_t b = 0; b <= mask; b++) {
+            uint32_t t = c[b];
+            c[b] = sum;
+            sum += t;
+        }
+        const int sh = p * width;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t k = src[i];
+            dst[c[((k - lo) >> sh) & mask]++] = k;
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != keys) memcpy(keys, src, (size_t)n * sizeof *keys);
 }
 
 void mia__roc_free(mia__roc *r)
 {
     if (!r) return;
-    mia__free(r->thr);
-    mia__free(r->tp);
-    mia__free(r->fp);
+    mia__free(r->thr_base);
+    mia__free(r->tp_base);
+    mia__free(r->fp_base);
     memset(r, 0, sizeof *r);
 }
 
-mia_status mia__roc_build(mia__roc *r, const float *pos, int64_t np, const float *neg, int64_t nn)
+mia_status mia__roc_build_keys(mia__roc *r, uint32_t *kp, int64_t np, uint32_t *kn, int64_t nn)
 {
     memset(r, 0, sizeof *r);
     int64_t n = np + nn;
-    uint32_t *kp = mia__malloc((size_t)np * sizeof *kp);
-    uint32_t *kn = mia__malloc((size_t)nn * sizeof *kn);
     uint32_t *tmp = mia__malloc((size_t)(np > nn ? np : nn) * sizeof *tmp);
-    r->thr = mia__malloc((size_t)n * sizeof *r->thr);
-    r->tp = mia__malloc((size_t)n * sizeof *r->tp);
-    r->fp = mia__malloc((size_t)n * sizeof *r->fp);
-    if (!kp || !kn || !tmp || !r->thr || !r->tp || !r->fp) {
-        mia__free(kp);
-        mia__free(kn);
+    r->thr_base = mia__malloc((size_t)(n + 1) * sizeof *r->thr_base);
+    r->tp_base = mia__malloc((size_t)(n + 1) * sizeof *r->tp_base);
+    r->fp_base = mia__malloc((size_t)(n + 1) * sizeof *r->fp_base);
+    if (!tmp || !r->thr_base || !r->tp_base || !r->fp_base) {
         mia__free(tmp);
         mia__roc_free(r);
         return MIA_ERROR(MIA_ERR_NOMEM, "ROC of %lld scores: out of memory", (long long)n);
     }
-    for (int64_t i = 0; i < np; i++) kp[i] = mia__f32_key(pos[i]);
-    for (int64_t i = 0; i < nn; i++) kn[i] = mia__f32_key(neg[i]);
+    r->thr_base[0] = INFINITY;
+    r->tp_base[0] = r->fp_base[0] = 0;
+    r->thr = r->thr_base + 1;
+    r->tp = r->tp_base + 1;
+    r->fp = r->fp_base + 1;
     mia__radix_sort_u32(kp, tmp, np);
     mia__radix_sort_u32(kn, tmp, nn);
     mia__free(tmp);
 
     /* Merge from the largest key down; each distinct key is one point. */
     int64_t i = np - 1, j = nn - 1, tp = 0, fp = 0, k = 0;
-    while (i >= 0 || j >= 0) {
-        uint32_t key;
-        if (i < 0) key = kn[j];
-        else if (j < 0) key = kp[i];
-        else key = kp[i] > kn[j] ? kp[i] : kn[j];
+    float *thr = r->thr;
+    int64_t *otp = r->tp, *ofp = r->fp;
+    while (i >= 0 && j >= 0) {
+        uint32_t a = kp[i], b = kn[j];
+        uint32_t key = a > b ? a : b;
         while (i >= 0 && kp[i] == key) { tp++; i--; }
         while (j >= 0 && kn[j] == key) { fp++; j--; }
-        r->thr[k] = mia__key_f32(key);
-        r->tp[k] = tp;
-        r->fp[k] = fp;
+        thr[k] = mia__key_f32(key);
+        otp[k] = tp;
+        ofp[k] = fp;
         k++;
     }
-    mia__free(kp);
-    mia__free(kn);
+    while (i >= 0) { /* only positives left */
+        uint32_t key = kp[i];
+        while (i >= 0 && kp[i] == key) { tp++; i--; }
+        thr[k] = mia__key_f32(key);
+        otp[k] = tp;
+        ofp[k] = fp;
+        k++;
+    }
+    while (j >= 0) {
+        uint32_t key = kn[j];
+        while (j >= 0 && kn[j] == key) { fp++; j--; }
+        thr[k] = mia__key_f32(key);
+        otp[k] = tp;
+        ofp[k] = fp;
+        k++;
+    }
     r->n = k;
     r->P = np;
     r->N = nn;
     return MIA_OK;
+}
+
+mia_status mia__roc_build(mia__roc *r, const float *pos, int64_t np, const float *neg, int64_t nn)
+{
+    memset(r, 0, sizeof *r);
+    uint32_t *k = mia__malloc((size_t)(np + nn) * sizeof *k);
+    if (!k)
+        return MIA_ERROR(MIA_ERR_NOMEM, "ROC of %lld scores: out of memory",
+                         (long long)(np + nn));
+    for (int64_t i = 0; i < np; i++) k[i] = mia__f32_key(pos[i]);
+    for (int64_t i = 0; i < nn; i++) k[np + i] = mia__f32_key(neg[i]);
+    mia_status s = mia__roc_build_keys(r, k, np, k + np, nn);
+    mia__free(k);
+    return s;
 }
 
 /* Trapezoid over (fp/N, tp/P) from the origin, accumulated exactly in integers:
@@ -193,5 +285,70 @@ double mia__roc_youden(const mia__roc *r)
             tau = (double)r->thr[k];
         }
     }
+    return tau;
+}
+
+/* One merged ROC point of the streaming Youden search. */
+typedef struct ypoint {
+    uint32_t key;
+    int64_t tp, fp;
+} ypoint;
+
+double mia__youden_keys(uint32_t *kp, int64_t np, uint32_t *kn, int64_t nn, mia_status *st)
+{
+    /* mia__roc_youden() without storing the curve: sort, merge from the top and judge each
+     * point when its successor is known (drop_intermediate needs both neighbours). */
+    *st = MIA_OK;
+    uint32_t *tmp = mia__malloc((size_t)(np > nn ? np : nn) * sizeof *tmp);
+    if (!tmp) {
+        *st = MIA_ERROR(MIA_ERR_NOMEM, "ROC of %lld scores: out of memory", (long long)(np + nn));
+        return NAN;
+    }
+    mia__radix_sort_u32(kp, tmp, np);
+    mia__radix_sort_u32(kn, tmp, nn);
+    mia__free(tmp);
+    const double P = (double)np, N = (double)nn;
+    int64_t i = np - 1, j = nn - 1, tp = 0, fp = 0, k = 0;
+    ypoint prev = {0, 0, 0}, cur = {0, 0, 0};
+    uint32_t top = 0;
+    double best_j = 0.0, tau = 0.0;
+    bool have_cur = false;
+    for (;;) {
+        bool more = i >= 0 || j >= 0;
+        ypoint next = {0, 0, 0};
+        if (more) {
+            uint32_t key;
+            if (i < 0) key = kn[j];
+            else if (j < 0) key = kp[i];
+            else key = kp[i] > kn[j] ? kp[i] : kn[j];
+            while (i >= 0 && kp[i] == key) { tp++; i--; }
+            while (j >= 0 && kn[j] == key) { fp++; j--; }
+            next.key = key;
+            next.tp = tp;
+            next.fp = fp;
+            if (k == 0) top = key;
+        }
+        if (have_cur) { /* judge cur (index k - 1): first and last points are always kept */
+            bool keep = k - 1 == 0 || !more;
+            if (!keep) {
+                int64_t dfp = next.fp - 2 * cur.fp + prev.fp;
+                int64_t dtp = next.tp - 2 * cur.tp + prev.tp;
+                keep = dfp != 0 || dtp != 0;
+            }
+            if (keep) {
+                double jv = (double)cur.tp / P - (double)cur.fp / N;
+                if (jv > best_j) {
+                    best_j = jv;
+                    tau = (double)mia__key_f32(cur.key);
+                }
+            }
+            prev = cur;
+        }
+        if (!more) break;
+        cur = next;
+        have_cur = true;
+        k++;
+    }
+    if (best_j == 0.0) tau = (double)mia__key_f32(top) + 1.0; /* the origin wins */
     return tau;
 }

@@ -11,25 +11,27 @@ MIA_PRIVATE mia_status mia__youden_fit(mia_attack *a, const float *sm, int64_t n
 
 mia_status mia__youden_fit(mia_attack *a, const float *sm, int64_t nm, const float *sn, int64_t nn)
 {
-    mia__roc roc;
-    MIA_TRY(mia__roc_build(&roc, sm, nm, sn, nn));
-    a->tau = mia__roc_youden(&roc);
-    mia__roc_free(&roc);
-    return MIA_OK;
+    uint32_t *k = mia__malloc((size_t)(nm + nn) * sizeof *k);
+    if (!k) return MIA_ERROR(MIA_ERR_NOMEM, "attack fit: out of memory for %lld keys",
+                             (long long)(nm + nn));
+    for (int64_t i = 0; i < nm; i++) k[i] = mia__f32_key(sm[i]);
+    for (int64_t i = 0; i < nn; i++) k[nm + i] = mia__f32_key(sn[i]);
+    mia_status s;
+    a->tau = mia__youden_keys(k, nm, k + nm, nn, &s);
+    mia__free(k);
+    return s;
 }
 
 mia_status mia__threshold_fit(mia_attack *a, const mia_score_set *mem, const mia_score_set *non,
                               const mia_attack_opts *o)
 {
     (void)o;
-    float *sm = mia__malloc((size_t)mem->n * sizeof *sm);
-    float *sn = mia__malloc((size_t)non->n * sizeof *sn);
-    mia_status s = MIA_OK;
-    if (!sm || !sn) s = MIA_ERROR(MIA_ERR_NOMEM, "threshold attack: out of memory");
-    if (s == MIA_OK) s = mia__max_scores("members", mem, sm);
-    if (s == MIA_OK) s = mia__max_scores("non_members", non, sn);
-    if (s == MIA_OK) s = mia__youden_fit(a, sm, mem->n, sn, non->n);
-    mia__free(sm);
-    mia__free(sn);
+    /* max score straight into sort keys: one pass over each score matrix */
+    uint32_t *k = mia__malloc((size_t)(mem->n + non->n) * sizeof *k);
+    if (!k) return MIA_ERROR(MIA_ERR_NOMEM, "threshold attack: out of memory");
+    mia_status s = mia__max_keys("members", mem, k);
+    if (s == MIA_OK) s = mia__max_keys("non_members", non, k + mem->n);
+    if (s == MIA_OK) a->tau = mia__youden_keys(k, mem->n, k + mem->n, non->n, &s);
+    mia__free(k);
     return s;
 }
