@@ -1,0 +1,375 @@
+/* mia-experiment: config validation (messages name the key), canonical config hash, paper file
+ * tags, the plan with missing data (manifest names and expected checksums), and a tiny config
+ * run end to end on synthetic 8x8 data twice: the second run reuses every cached model and
+ * writes byte-identical CSV and JSON (results.json except its "timing" object). */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <mia/attack.h>
+#include <mia/experiment.h>
+#include <mia/status.h>
+
+static char g_dir[64];
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
+    fclose(f);
+    if (b) b[n] = '\0';
+    if (len) *len = (size_t)n;
+    return b;
+}
+
+static void write_file(const char *path, const void *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(d, 1, n, f), n);
+    fclose(f);
+}
+
+/* IDX files of n images 1x8x8: class k (0..3) is a bright horizontal bar at row 2k (+noise). */
+static void write_idx(const char *stem, int n, unsigned seed)
+{
+    char p[256];
+    size_t sz = 16 + (size_t)n * 64;
+    unsigned char *img = calloc(1, sz), *lab = calloc(1, 8 + (size_t)n);
+    img[2] = 0x08; img[3] = 3;
+    img[4] = (unsigned char)(n >> 24); img[5] = (unsigned char)(n >> 16);
+    img[6] = (unsigned char)(n >> 8); img[7] = (unsigned char)n;
+    img[11] = 8; img[15] = 8;
+    lab[2] = 0x08; lab[3] = 1;
+    memcpy(lab + 4, img + 4, 4);
+    for (int i = 0; i < n; i++) {
+        int k = i % 4;
+        lab[8 + i] = (unsigned char)k;
+        for (int q = 0; q < 64; q++) {
+            seed = seed * 1103515245u + 12345u;
+            int v = (int)((seed >> 16) % 60);
+            if (q / 8 == 2 * k || q / 8 == 2 * k + 1) v += 150;
+            img[16 + (size_t)i * 64 + (size_t)q] = (unsigned char)v;
+        }
+    }
+    snprintf(p, sizeof p, "%s/%s-images.idx", g_dir, stem);
+    write_file(p, img, sz);
+    snprintf(p, sizeof p, "%s/%s-labels.idx", g_dir, stem);
+    write_file(p, lab, 8 + (size_t)n);
+    free(img);
+    free(lab);
+}
+
+static const char *tiny_config =
+    "{\"name\": \"tiny\", \"dataset\": {\"train\": \"idx:{data}/train-images.idx,"
+    "{data}/train-labels.idx\", \"test\": \"idx:{data}/test-images.idx,{data}/test-labels.idx\","
+    " \"channels\": 1, \"height\": 8, \"width\": 8, \"classes\": 4, \"mean\": [0.3],"
+    " \"std\": [0.3]},"
+    " \"splits\": {\"train_size\": 120, \"test_size\": 60, \"attack_size\": 40},"
+    " \"model\": {\"arch\": \"salem_cnn\"}, \"training\": {\"epochs\": 2, \"batch_size\": 32},"
+    " \"variants\": [{\"kind\": \"base\"}, {\"kind\": \"label_smoothing\", \"epsilon\": 0.0083},"
+    " {\"kind\": \"weight_decay\", \"weight_decay\": 0.0003}, {\"kind\": \"llla\", "
+    "\"samples\": 10}, {\"kind\": \"temperature\", \"T\": 10}],"
+    " \"non_members\": [{\"name\": \"Original\", \"kind\": \"test\"},"
+    " {\"name\": \"Permuted\", \"kind\": \"permuted\"}, {\"name\": \"Scaled\", \"kind\": \"scaled\"},"
+    " {\"name\": \"No Normalization\", \"kind\": \"unnormalized\"},"
+    " {\"name\": \"Uniform Noise\", \"kind\": \"noise_uniform\"},"
+    " {\"name\": \"Gaussian Noise\", \"kind\": \"noise_gaussian\"},"
+    " {\"name\": \"Fakes\", \"kind\": \"fakes\"}],"
+    " \"fakes\": {\"gan_steps\": 4},"
+    " \"attacks\": [\"threshold\", \"salem\", \"entropy\", \"loss\"], \"salem_k\": 3}";
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/mia-test-experiment-XXXXXX");
+    if (!mkdtemp(g_dir)) return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void expect_bad(const char *json, const char *key_substring)
+{
+    mia_experiment_config *c = (mia_experiment_config *)0x1;
+    assert_int_equal(mia_experiment_config_parse(&c, json, NULL), MIA_ERR_INVALID);
+    assert_null(c);
+    if (!strstr(mia_last_error(), key_substring))
+        fail_msg("error '%s' does not name '%s'", mia_last_error(), key_substring);
+}
+
+/* Replace the first occurrence of a in tiny_config by b. */
+static char *edit(const char *a, const char *b)
+{
+    const char *p = strstr(tiny_config, a);
+    assert_non_null(p);
+    size_t n = strlen(tiny_config) - strlen(a) + strlen(b) + 1;
+    char *s = malloc(n);
+    snprintf(s, n, "%.*s%s%s", (int)(p - tiny_config), tiny_config, b, p + strlen(a));
+    return s;
+}
+
+static void test_experiment__config_errors_name_the_key(void **state)
+{
+    (void)state;
+    char *s;
+    s = edit("\"epochs\": 2", "\"epochs\": \"two\"");
+    expect_bad(s, "training.epochs");
+    free(s);
+    s = edit("\"epochs\": 2", "\"epoch\": 2");
+    expect_bad(s, "training.epoch");
+    free(s);
+    s = edit("\"arch\": \"salem_cnn\"", "\"arch\": \"vgg\"");
+    expect_bad(s, "model.arch");
+    free(s);
+    s = edit("\"kind\": \"permuted\"", "\"kind\": \"rotated\"");
+    expect_bad(s, "non_members[1].kind");
+    free(s);
+    s = edit("\"attack_size\": 40", "\"attack_size\": 400");
+    expect_bad(s, "splits.attack_size");
+    free(s);
+    s = edit("\"mean\": [0.3]", "\"mean\": [0.3, 0.2]");
+    expect_bad(s, "dataset.mean");
+    free(s);
+    s = edit("{\"kind\": \"base\"}, ", "");
+    expect_bad(s, "variants[0].kind");
+    free(s);
+    s = edit("\"salem_k\": 3", "\"salem_k\": 5");
+    expect_bad(s, "salem_k");
+    free(s);
+    expect_bad("{\"name\": \"x\"}", "dataset");
+    mia_experiment_config *c = (mia_experiment_config *)0x1;
+    assert_int_equal(mia_experiment_config_parse(&c, "{\"name\": ", NULL), MIA_ERR_FORMAT);
+    assert_null(c);
+    assert_non_null(strstr(mia_last_error(), "line 1"));
+    assert_int_equal(mia_experiment_config_load(&c, "/nonexistent/x.json"), MIA_ERR_IO);
+    assert_null(c);
+    assert_non_null(strstr(mia_last_error(), "/nonexistent/x.json"));
+}
+
+static void test_experiment__config_hash_is_canonical(void **state)
+{
+    (void)state;
+    mia_experiment_config *a = NULL, *b = NULL;
+    assert_int_equal(mia_experiment_config_parse(&a, tiny_config, NULL), MIA_OK);
+    /* Same content, other key order and spacing. */
+    char *s = edit("{\"name\": \"tiny\", ", "{  \"salem_k\" :3,\n \"name\":\"tiny\",");
+    char *t = malloc(strlen(s) + 1);
+    strcpy(t, s);
+    char *k = strstr(t, ", \"salem_k\": 3}");
+    assert_non_null(k);
+    strcpy(k, "}");
+    assert_int_equal(mia_experiment_config_parse(&b, t, NULL), MIA_OK);
+    char ha[65], hb[65];
+    mia_experiment_config_hash_hex(a, ha);
+    mia_experiment_config_hash_hex(b, hb);
+    assert_int_equal(strlen(ha), 64);
+    assert_string_equal(ha, hb);
+    assert_string_equal(mia_experiment_config_name(a), "tiny");
+    assert_string_equal(mia_experiment_config_output_dir(a), "runs/tiny");
+    mia_experiment_config_free(b);
+    b = NULL;
+    char *u = edit("\"epochs\": 2", "\"epochs\": 3");
+    assert_int_equal(mia_experiment_config_parse(&b, u, NULL), MIA_OK);
+    mia_experiment_config_hash_hex(b, hb);
+    assert_string_not_equal(ha, hb);
+    mia_experiment_config_free(a);
+    mia_experiment_config_free(b);
+    free(s);
+    free(t);
+    free(u);
+}
+
+static void test_experiment__plan_lists_missing_files_with_checksums(void **state)
+{
+    (void)state;
+    const char *src = getenv("MIA_SOURCE_DIR");
+    if (!src) skip();
+    char path[512];
+    snprintf(path, sizeof path, "%s/configs/cifar10-resnet18.json", src);
+    mia_experiment_config *c = NULL;
+    assert_int_equal(mia_experiment_config_load(&c, path), MIA_OK);
+    mia_experiment_opts o;
+    mia_experiment_opts_init(&o);
+    o.data_dir = g_dir; /* empty: every file is missing */
+    char *text = NULL;
+    int64_t missing = -1;
+    assert_int_equal(mia_experiment_plan(&text, &missing, c, &o), MIA_OK);
+    assert_true(missing >= 1);
+    /* The manifest's expected MD5 of the CIFAR-10 archive (data-manifests/cifar10.json, as
+     * published on the CIFAR page). */
+    assert_non_null(strstr(text, "cifar-10-binary.tar.gz"));
+    assert_non_null(strstr(text, "c32a1d4ab5d03f1284b67883e8d87530"));
+    assert_non_null(strstr(text, "MISSING"));
+    assert_non_null(strstr(text, "manifest cifar10"));
+    assert_non_null(strstr(text, "Estimated time"));
+    mia_experiment_free_string(text);
+    bool ok = true;
+    assert_int_equal(mia_experiment_verify_data(&text, &ok, c, &o), MIA_OK);
+    assert_false(ok);
+    mia_experiment_free_string(text);
+    /* A run refuses to start and names the file. */
+    mia_experiment_result *r = (mia_experiment_result *)0x1;
+    char out[128];
+    snprintf(out, sizeof out, "%s/run-missing", g_dir);
+    o.output_dir = out;
+    assert_int_equal(mia_experiment_run(&r, c, &o), MIA_ERR_IO);
+    assert_null(r);
+    assert_non_null(strstr(mia_last_error(), "cifar-10-binary.tar.gz"));
+    mia_experiment_config_free(c);
+}
+
+static int64_t count_lines(const char *path)
+{
+    char *s = slurp(path, NULL);
+    assert_non_null(s);
+    int64_t n = 0;
+    for (char *p = s; *p; p++) n += *p == '\n';
+    free(s);
+    return n;
+}
+
+static char *json_without_timing(const char *path)
+{
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    assert_non_null(j);
+    assert_non_null(json_object_get(j, "timing"));
+    json_object_del(j, "timing");
+    char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+static void test_experiment__tiny_run_end_to_end_and_cached_rerun(void **state)
+{
+    (void)state;
+    write_idx("train", 400, 1u);
+    write_idx("test", 160, 2u);
+    mia_experiment_config *c = NULL;
+    assert_int_equal(mia_experiment_config_parse(&c, tiny_config, NULL), MIA_OK);
+    char out[128];
+    snprintf(out, sizeof out, "%s/run", g_dir);
+    mia_experiment_opts o;
+    mia_experiment_opts_init(&o);
+    o.output_dir = out;
+    o.data_dir = g_dir;
+    o.n_threads = 1;
+    mia_experiment_result *r = NULL;
+    if (mia_experiment_run(&r, c, &o) != MIA_OK) fail_msg("run: %s", mia_last_error());
+    assert_int_equal(mia_experiment_result_n_variants(r), 5);
+    assert_int_equal(mia_experiment_result_n_sets(r), 7);
+    assert_int_equal(mia_experiment_result_n_attacks(r), 4);
+    assert_int_equal(mia_experiment_result_models_cached(r), 0);
+    assert_string_equal(mia_experiment_result_variant(r, 1), "LS 0.0083");
+    for (int v = 0; v < 5; v++) {
+        double acc = mia_experiment_result_accuracy(r, v);
+        assert_true(acc >= 0 && acc <= 1);
+        for (int s = 0; s < 6; s++)
+            for (int a = 0; a < 4; a++) {
+                double f = mia_experiment_result_fpr(r, v, s, a);
+                assert_true(f >= 0 && f <= 1);
+            }
+    }
+    /* Split index lists: sizes of the config. */
+    char p[512];
+    snprintf(p, sizeof p, "%s/splits/member_target.csv", out);
+    assert_int_equal(count_lines(p), 1 + 40);
+    snprintf(p, sizeof p, "%s/splits/target_train.csv", out);
+    assert_int_equal(count_lines(p), 1 + 120);
+    /* Paper CSV per variant (spec §9.2 names, §9.3 layout: 31 columns, CRLF, rows in order). */
+    static const char *const tags[] = {"", "LS_0.0083_", "L2_0.0003_", "LLLA_",
+                                       "temp_10.0_calib_"};
+    char *csv1[5], *json1[5];
+    for (int v = 0; v < 5; v++) {
+        snprintf(p, sizeof p, "%s/salem_cnn_tiny_%sattack_results.csv", out, tags[v]);
+        csv1[v] = slurp(p, NULL);
+        assert_non_null(csv1[v]);
+        assert_true(strncmp(csv1[v], ",Threshold Attack Precision,", 28) == 0);
+        assert_non_null(strstr(csv1[v], "\r\nOriginal,"));
+        assert_non_null(strstr(csv1[v], "\r\nPermuted,"));
+        assert_non_null(strstr(csv1[v], "\r\nFakes,"));
+        int commas = 0;
+        for (char *q = csv1[v]; *q != '\r'; q++) commas += *q == ',';
+        assert_int_equal(commas, 30);
+        snprintf(p, sizeof p, "%s/salem_cnn_tiny_%sattack_results.json", out, tags[v]);
+        json1[v] = slurp(p, NULL);
+        assert_non_null(json1[v]);
+    }
+    /* The CSV's "Threshold Attack FPR" of Original (6th value) is the API's, to 4 decimals. */
+    {
+        const char *row = strstr(csv1[0], "\r\nOriginal,") + 11;
+        double vals[6];
+        for (int k = 0; k < 6; k++) {
+            vals[k] = strtod(row, (char **)&row);
+            row++;
+        }
+        assert_float_equal(vals[5], mia_experiment_result_fpr(r, 0, 0, 0), 5.1e-5);
+    }
+    snprintf(p, sizeof p, "%s/results.json", out);
+    char *res1 = json_without_timing(p);
+    char *html = slurp(mia_experiment_result_report_path(r), NULL);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<table"));
+    assert_non_null(strstr(html, "<svg"));
+    assert_non_null(strstr(html, "data:image/png;base64,"));
+    assert_null(strstr(html, "<script"));
+    free(html);
+    mia_experiment_result_free(r);
+
+    /* Second run: every model from the cache, identical files. */
+    r = NULL;
+    if (mia_experiment_run(&r, c, &o) != MIA_OK) fail_msg("rerun: %s", mia_last_error());
+    assert_int_equal(mia_experiment_result_models_cached(r), 6);
+    for (int v = 0; v < 5; v++) {
+        snprintf(p, sizeof p, "%s/salem_cnn_tiny_%sattack_results.csv", out, tags[v]);
+        char *s = slurp(p, NULL);
+        assert_string_equal(s, csv1[v]);
+        free(s);
+        snprintf(p, sizeof p, "%s/salem_cnn_tiny_%sattack_results.json", out, tags[v]);
+        s = slurp(p, NULL);
+        assert_string_equal(s, json1[v]);
+        free(s);
+        free(csv1[v]);
+        free(json1[v]);
+    }
+    snprintf(p, sizeof p, "%s/results.json", out);
+    char *res2 = json_without_timing(p);
+    assert_string_equal(res1, res2);
+    free(res1);
+    free(res2);
+    mia_experiment_result_free(r);
+    mia_experiment_config_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_experiment__config_errors_name_the_key),
+        cmocka_unit_test(test_experiment__config_hash_is_canonical),
+        cmocka_unit_test(test_experiment__plan_lists_missing_files_with_checksums),
+        cmocka_unit_test(test_experiment__tiny_run_end_to_end_and_cached_rerun),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
