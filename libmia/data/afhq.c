@@ -24,6 +24,8 @@ typedef struct zip_name {
 
 typedef struct afhq_ctx {
     const char *path;
+    const void *mem;      /* non-NULL: the zip is in memory (mem, mem_len); path names it */
+    size_t mem_len;
     char prefix[32];      /* "afhq/<split>/" */
     char prefix2[32];     /* "<split>/" (archives without the top folder) */
     mia__image_list l;    /* entries; dir = "<class>[/sub...]" */
@@ -144,17 +146,26 @@ static mia_status take_entry(const char *name, const uint8_t *data, size_t size,
     return s;
 }
 
-static mia_status load_zip(mia_dataset **out, const char *path, const char *split,
-                           const mia__folder_opts *o, const char *source)
+static mia_status zip_foreach(const afhq_ctx *c, mia_archive_want_fn want,
+                              mia_archive_entry_fn fn, void *user)
+{
+    if (c->mem) return mia__archive_foreach_mem(c->mem, c->mem_len, c->path, NULL, want, fn, user);
+    return mia__archive_foreach(c->path, NULL, want, fn, user);
+}
+
+static mia_status load_zip(mia_dataset **out, const char *path, const void *mem, size_t mem_len,
+                           const char *split, const mia__folder_opts *o, const char *source)
 {
     afhq_ctx c;
     memset(&c, 0, sizeof c);
     c.path = path;
+    c.mem = mem;
+    c.mem_len = mem_len;
     c.o = o;
     c.source = source;
     snprintf(c.prefix, sizeof c.prefix, "afhq/%s/", split);
     snprintf(c.prefix2, sizeof c.prefix2, "%s/", split);
-    mia_status s = mia__archive_foreach(path, NULL, collect_names, ignore_entry, &c);
+    mia_status s = zip_foreach(&c, collect_names, ignore_entry, &c);
     if (s == MIA_OK && c.err != MIA_OK) s = c.err;
     if (s != MIA_OK) goto done;
     if (c.l.n == 0) {
@@ -215,7 +226,7 @@ static mia_status load_zip(mia_dataset **out, const char *path, const char *spli
             s = MIA_ERROR(MIA_ERR_FORMAT, "%s: duplicate entry '%s'", path, c.index[i].full);
             goto done;
         }
-    s = mia__archive_foreach(path, NULL, want_entry, take_entry, &c);
+    s = zip_foreach(&c, want_entry, take_entry, &c);
     if (s == MIA_OK && c.filled != c.l.n)
         s = MIA_ERROR(MIA_ERR_FORMAT, "%s: %lld of %lld listed images could not be read again",
                       path, (long long)(c.l.n - c.filled), (long long)c.l.n);
@@ -271,7 +282,28 @@ mia_status mia__afhq_load(mia_dataset **out, const char *path, const char *split
     char *source = mia__malloc(n);
     if (!source) return MIA_ERROR(MIA_ERR_NOMEM, "out of memory");
     snprintf(source, n, "afhq:%s:%s", path, split);
-    mia_status s = load_zip(out, path, split, &o, source);
+    mia_status s = load_zip(out, path, NULL, 0, split, &o, source);
     mia__free(source);
     return s;
+}
+
+mia_status mia__afhq_load_mem(mia_dataset **out, const void *zip, size_t len, const char *name,
+                              const char *split, const mia__folder_opts *opts)
+{
+    mia__error_begin();
+    if (out) *out = NULL;
+    MIA_CHECK_ARG(out && (zip || len == 0), "out and zip must not be NULL");
+    if (!split) split = "train";
+    if (!name) name = "<memory>";
+    MIA_CHECK_ARG(strcmp(split, "train") == 0 || strcmp(split, "val") == 0,
+                  "AFHQ split must be \"train\" or \"val\" (got \"%s\")", split);
+    mia__folder_opts o;
+    if (opts) o = *opts;
+    else mia__folder_opts_init(&o);
+    MIA_CHECK_ARG(o.channels == 1 || o.channels == 3, "opts.channels must be 1 or 3 (got %d)",
+                  o.channels);
+    static const uint8_t empty[1] = {0};
+    char source[600];
+    snprintf(source, sizeof source, "afhq:%.500s:%s", name, split);
+    return load_zip(out, name, zip ? zip : empty, len, split, &o, source);
 }

@@ -77,26 +77,30 @@ static mia_status check_ratio(const ratio_state *r, const char *name)
     return MIA_OK;
 }
 
+/* Iterate an opened reader (shared by the file and memory entry points); frees a. */
+static mia_status foreach_open(struct archive *a, const char *path, const mia_archive_caps *caps_in,
+                               mia_archive_want_fn want, mia_archive_entry_fn fn, void *user);
+
+static struct archive *new_reader(void)
+{
+    struct archive *a = archive_read_new();
+    if (!a) return NULL;
+    archive_read_support_filter_gzip(a);
+    archive_read_support_format_tar(a);
+    archive_read_support_format_gnutar(a);
+    archive_read_support_format_zip(a);
+    return a;
+}
+
 mia_status mia__archive_foreach(const char *path, const mia_archive_caps *caps_in,
                                 mia_archive_want_fn want, mia_archive_entry_fn fn, void *user)
 {
     MIA_CHECK_ARG(path != NULL, "archive path is NULL");
     MIA_CHECK_ARG(fn != NULL, "archive callback is NULL");
-    mia_archive_caps caps;
-    if (caps_in) caps = *caps_in;
-    else mia__archive_caps_default(&caps);
-
-    struct archive *a = archive_read_new();
+    struct archive *a = new_reader();
     if (!a) return MIA_ERROR(MIA_ERR_NOMEM, "%s: cannot create an archive reader", path);
-    archive_read_support_filter_gzip(a);
-    archive_read_support_format_tar(a);
-    archive_read_support_format_gnutar(a);
-    archive_read_support_format_zip(a);
-    mia_status st = MIA_OK;
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-    uint8_t scratch[65536];
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+        mia_status st;
         struct stat sb;
         if (stat(path, &sb) != 0)
             st = MIA_ERROR(MIA_ERR_IO, "%s: cannot open archive: no such file", path);
@@ -106,6 +110,39 @@ mia_status mia__archive_foreach(const char *path, const mia_archive_caps *caps_i
         archive_read_free(a);
         return st;
     }
+    return foreach_open(a, path, caps_in, want, fn, user);
+}
+
+mia_status mia__archive_foreach_mem(const void *data, size_t len, const char *name,
+                                    const mia_archive_caps *caps_in, mia_archive_want_fn want,
+                                    mia_archive_entry_fn fn, void *user)
+{
+    if (!name) name = "<memory>";
+    MIA_CHECK_ARG(data != NULL || len == 0, "%s: archive data is NULL", name);
+    MIA_CHECK_ARG(fn != NULL, "archive callback is NULL");
+    static const uint8_t empty[1] = {0};
+    struct archive *a = new_reader();
+    if (!a) return MIA_ERROR(MIA_ERR_NOMEM, "%s: cannot create an archive reader", name);
+    if (archive_read_open_memory(a, len ? data : empty, len) != ARCHIVE_OK) {
+        mia_status st = MIA_ERROR(MIA_ERR_FORMAT, "%s: not a readable tar/tar.gz/zip archive: %s",
+                                  name, archive_error_string(a) ? archive_error_string(a)
+                                                                : "unknown");
+        archive_read_free(a);
+        return st;
+    }
+    return foreach_open(a, name, caps_in, want, fn, user);
+}
+
+static mia_status foreach_open(struct archive *a, const char *path, const mia_archive_caps *caps_in,
+                               mia_archive_want_fn want, mia_archive_entry_fn fn, void *user)
+{
+    mia_archive_caps caps;
+    if (caps_in) caps = *caps_in;
+    else mia__archive_caps_default(&caps);
+    mia_status st = MIA_OK;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    uint8_t scratch[65536];
     ratio_state rs = {a, &caps, path};
     uint64_t n_entries = 0, total = 0;
     for (;;) {

@@ -44,6 +44,13 @@ MIA_PRIVATE mia_status mia__archive_foreach(const char *path, const mia_archive_
                                             mia_archive_want_fn want, mia_archive_entry_fn fn,
                                             void *user);
 
+/* The same on an archive held in memory (fuzzing, nested archives). name is used in messages
+ * (NULL: "<memory>"). Nothing is copied: data must stay valid during the call. */
+MIA_PRIVATE mia_status mia__archive_foreach_mem(const void *data, size_t len, const char *name,
+                                                const mia_archive_caps *caps,
+                                                mia_archive_want_fn want,
+                                                mia_archive_entry_fn fn, void *user);
+
 /* True when the file name looks like a supported archive (.tar, .tar.gz, .tgz, .zip). */
 MIA_PRIVATE int mia__archive_is_archive_name(const char *path);
 

@@ -12,6 +12,29 @@
 #include "data/data-internal.h"
 #include "data/mat-util.h"
 
+mia_status mia__mem_file(const void *data, size_t len, const char *name, int *fd_out,
+                         char path[64])
+{
+    *fd_out = -1;
+    path[0] = '\0';
+    int fd = memfd_create("mia-mem", MFD_CLOEXEC);
+    if (fd < 0) return MIA_ERROR(MIA_ERR_IO, "%s: memfd_create failed: %s", name, strerror(errno));
+    const uint8_t *p = data;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t k = write(fd, p + done, len - done);
+        if (k <= 0) {
+            int e = errno;
+            close(fd);
+            return MIA_ERROR(MIA_ERR_IO, "%s: cannot fill a memory file: %s", name, strerror(e));
+        }
+        done += (size_t)k;
+    }
+    snprintf(path, 64, "/proc/self/fd/%d", fd);
+    *fd_out = fd;
+    return MIA_OK;
+}
+
 void mia_dogs_list_free(char **files, int32_t *labels, int64_t n)
 {
     if (files)
@@ -189,22 +212,46 @@ mia_status mia_dogs_list_load(char ***files_out, int32_t **labels_out, int64_t *
     MIA_TRY(mia__archive_foreach(lists_path, &caps, want_list, take_list, &c));
     if (!c.data) return MIA_ERROR(MIA_ERR_FORMAT, "%s: archive has no entry '%s'", lists_path,
                                   list_name);
-    int fd = memfd_create("mia-dogs-list", MFD_CLOEXEC);
-    mia_status st;
-    if (fd < 0) {
-        st = MIA_ERROR(MIA_ERR_IO, "%s: memfd_create failed: %s", label, strerror(errno));
-    } else if (write(fd, c.data, c.len) != (ssize_t)c.len) {
-        st = MIA_ERROR(MIA_ERR_IO, "%s: cannot fill a memory file: %s", label, strerror(errno));
-    } else {
-        char p[64];
-        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-        st = parse_mat(files_out, labels_out, n_out, p, label);
-    }
+    int fd = -1;
+    char p[64];
+    mia_status st = mia__mem_file(c.data, c.len, label, &fd, p);
+    if (st == MIA_OK) st = parse_mat(files_out, labels_out, n_out, p, label);
     if (fd >= 0) close(fd);
     mia__free(c.data);
     return st;
 }
+
+mia_status mia__dogs_list_load_mem(char ***files_out, int32_t **labels_out, int64_t *n_out,
+                                   const void *mat, size_t len, const char *name)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(files_out && labels_out && n_out, "an output pointer is NULL");
+    *files_out = NULL;
+    *labels_out = NULL;
+    *n_out = 0;
+    MIA_CHECK_ARG(mat != NULL || len == 0, "mat is NULL");
+    if (!name) name = "<memory>";
+    int fd = -1;
+    char p[64];
+    MIA_TRY(mia__mem_file(mat, len, name, &fd, p));
+    mia_status st = parse_mat(files_out, labels_out, n_out, p, name);
+    close(fd);
+    return st;
+}
 #else
+mia_status mia__dogs_list_load_mem(char ***files_out, int32_t **labels_out, int64_t *n_out,
+                                   const void *mat, size_t len, const char *name)
+{
+    mia__error_begin();
+    if (files_out) *files_out = NULL;
+    if (labels_out) *labels_out = NULL;
+    if (n_out) *n_out = 0;
+    (void)mat;
+    (void)len;
+    return MIA_ERROR(MIA_ERR_UNSUPPORTED, "%s: libmia was built without matio (.mat support)",
+                     name ? name : "lists");
+}
+
 mia_status mia_dogs_list_load(char ***files_out, int32_t **labels_out, int64_t *n_out,
                               const char *lists_path, const char *list_name)
 {

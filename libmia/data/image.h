@@ -146,6 +146,10 @@ MIA_PRIVATE mia_status mia__folder_load(mia_dataset **out, const char *root,
  * (cat=0, dog=1, wild=2 for the real data). */
 MIA_PRIVATE mia_status mia__afhq_load(mia_dataset **out, const char *path, const char *split,
                                       const mia__folder_opts *opts);
+/* The same from the bytes of afhq.zip (name used in messages; NULL: "<memory>"). */
+MIA_PRIVATE mia_status mia__afhq_load_mem(mia_dataset **out, const void *zip, size_t len,
+                                          const char *name, const char *split,
+                                          const mia__folder_opts *opts);
 
 /* ---- shared by folder.c and afhq.c ---------------------------------------------------------- */
 

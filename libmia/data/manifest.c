@@ -186,19 +186,12 @@ static mia_status check_one(report_entry *e, json_t *f, const char *dir)
     return MIA_OK;
 }
 
-mia_status mia_manifest_verify(mia_manifest_report **out, const char *manifest_path,
-                               const char *data_dir)
+/* Parse manifest JSON text (named manifest_path in messages) and check its files in data_dir. */
+static mia_status verify_text(mia_manifest_report **out, const char *text, size_t len,
+                              const char *manifest_path, const char *data_dir)
 {
-    mia__error_begin();
-    MIA_CHECK_ARG(out != NULL, "out is NULL");
-    *out = NULL;
-    MIA_CHECK_ARG(manifest_path != NULL && data_dir != NULL, "manifest_path or data_dir is NULL");
-    uint8_t *text = NULL;
-    size_t len = 0;
-    MIA_TRY(mia__read_file(manifest_path, 1 << 20, &text, &len));
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
-    mia__free(text);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return MIA_ERROR(MIA_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s",
                          manifest_path, jerr.line, jerr.column, jerr.text);
@@ -239,4 +232,31 @@ done:
     }
     *out = r;
     return MIA_OK;
+}
+
+mia_status mia_manifest_verify(mia_manifest_report **out, const char *manifest_path,
+                               const char *data_dir)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    MIA_CHECK_ARG(manifest_path != NULL && data_dir != NULL, "manifest_path or data_dir is NULL");
+    uint8_t *text = NULL;
+    size_t len = 0;
+    MIA_TRY(mia__read_file(manifest_path, 1 << 20, &text, &len));
+    mia_status st = verify_text(out, (const char *)text, len, manifest_path, data_dir);
+    mia__free(text);
+    return st;
+}
+
+mia_status mia__manifest_verify_mem(mia_manifest_report **out, const char *json, size_t len,
+                                    const char *name, const char *data_dir)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    MIA_CHECK_ARG((json != NULL || len == 0) && data_dir != NULL, "json or data_dir is NULL");
+    MIA_CHECK_ARG(len <= (1u << 20), "%s: manifest of %zu bytes exceeds 1 MiB",
+                  name ? name : "<memory>", len);
+    return verify_text(out, json ? json : "", len, name ? name : "<memory>", data_dir);
 }

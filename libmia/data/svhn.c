@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/data-internal.h"
 #include "data/mat-util.h"
@@ -49,20 +50,13 @@ int mia__mat_get_number(const matvar_t *v, size_t i, double *out)
     }
 }
 
-mia_status mia_dataset_load_svhn(mia_dataset **out, const char *path,
-                                 const mia_dataset_load_opts *opts_in)
+/* Read the .mat at matpath (a real file or /proc/self/fd/N); messages name `path`. */
+static mia_status svhn_read(mia_dataset **out, const char *matpath, const char *path,
+                            uint64_t file_size, const mia_dataset_load_opts *opts)
 {
-    mia__error_begin();
-    MIA_CHECK_ARG(out != NULL, "out is NULL");
-    *out = NULL;
-    MIA_CHECK_ARG(path != NULL, "path is NULL");
-    mia_dataset_load_opts o;
-    MIA_TRY(mia__load_opts_get(&o, opts_in));
+    const mia_dataset_load_opts o = *opts;
     mia__matio_quiet();
-    struct stat sb;
-    if (stat(path, &sb) != 0) return MIA_ERROR(MIA_ERR_IO, "%s: cannot open: %s", path,
-                                               strerror(errno));
-    mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
+    mat_t *mat = Mat_Open(matpath, MAT_ACC_RDONLY);
     if (!mat) return MIA_ERROR(MIA_ERR_FORMAT, "%s: not a MATLAB .mat file matio can read", path);
     mia_status st = MIA_OK;
     matvar_t *xi = NULL, *x = NULL, *y = NULL;
@@ -80,10 +74,10 @@ mia_status mia_dataset_load_svhn(mia_dataset **out, const char *path,
     }
     size_t n = xi->rank == 4 ? xi->dims[3] : 1;
     uint64_t bytes = (uint64_t)n * 3072u;
-    if (n == 0 || bytes > o.max_bytes || bytes > (uint64_t)sb.st_size * 1040u + (1u << 20)) {
+    if (n == 0 || bytes > o.max_bytes || bytes > file_size * 1040u + (1u << 20)) {
         st = MIA_ERROR(MIA_ERR_FORMAT, "%s: 'X' claims %zu images (%llu bytes): empty, above the "
                        "cap, or more than the %lld-byte file can hold", path, n,
-                       (unsigned long long)bytes, (long long)sb.st_size);
+                       (unsigned long long)bytes, (long long)file_size);
         goto done;
     }
     x = Mat_VarRead(mat, "X");
@@ -138,6 +132,39 @@ done:
     *out = d;
     return MIA_OK;
 }
+
+mia_status mia_dataset_load_svhn(mia_dataset **out, const char *path,
+                                 const mia_dataset_load_opts *opts_in)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    MIA_CHECK_ARG(path != NULL, "path is NULL");
+    mia_dataset_load_opts o;
+    MIA_TRY(mia__load_opts_get(&o, opts_in));
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return MIA_ERROR(MIA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    return svhn_read(out, path, path, (uint64_t)sb.st_size, &o);
+}
+
+mia_status mia__svhn_load_mem(mia_dataset **out, const void *data, size_t len, const char *name,
+                              const mia_dataset_load_opts *opts_in)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    MIA_CHECK_ARG(data != NULL || len == 0, "data is NULL");
+    mia_dataset_load_opts o;
+    MIA_TRY(mia__load_opts_get(&o, opts_in));
+    if (!name) name = "<memory>";
+    int fd = -1;
+    char p[64];
+    MIA_TRY(mia__mem_file(data, len, name, &fd, p));
+    mia_status st = svhn_read(out, p, name, len, &o);
+    close(fd);
+    return st;
+}
 #else
 mia_status mia_dataset_load_svhn(mia_dataset **out, const char *path,
                                  const mia_dataset_load_opts *opts_in)
@@ -147,5 +174,17 @@ mia_status mia_dataset_load_svhn(mia_dataset **out, const char *path,
     (void)opts_in;
     return MIA_ERROR(MIA_ERR_UNSUPPORTED, "%s: libmia was built without matio (.mat support)",
                      path ? path : "svhn");
+}
+
+mia_status mia__svhn_load_mem(mia_dataset **out, const void *data, size_t len, const char *name,
+                              const mia_dataset_load_opts *opts_in)
+{
+    mia__error_begin();
+    if (out) *out = NULL;
+    (void)data;
+    (void)len;
+    (void)opts_in;
+    return MIA_ERROR(MIA_ERR_UNSUPPORTED, "%s: libmia was built without matio (.mat support)",
+                     name ? name : "svhn");
 }
 #endif
