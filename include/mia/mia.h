@@ -24,7 +24,6 @@
 #include "calib.h"
 #include "attack.h"
 #include "report.h"
-#include "gen.h"
 #include "experiment.h"
 
 #endif
