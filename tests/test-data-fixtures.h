@@ -39,7 +39,7 @@ static __attribute__((unused)) int tmp_teardown(void **state)
     return 0;
 }
 
-static const char *tpath(const char *name)
+static __attribute__((unused)) const char *tpath(const char *name)
 {
     static char buf[8][512];
     static int k;
@@ -64,7 +64,7 @@ static __attribute__((unused)) void write_gz(const char *path, const void *data,
     gzclose(g);
 }
 
-static uint8_t *read_bytes(const char *path, size_t *n)
+static __attribute__((unused)) uint8_t *read_bytes(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
     if (!f) abort();

@@ -57,7 +57,26 @@ MIA_API void mia_dataset_load_opts_init_sized(mia_dataset_load_opts *o, size_t s
  *   (/usr/share/datasets/fashion-mnist, override with $MIA_FASHION_MNIST_DIR).
  * - `mnist-opencv`, `sklearn-digits`, `skimage-patches`: offline sets prepared by
  *   scripts/fetch-offline-data.sh into the cache directory (see opts->data_dir).
- * The split defaults to train.
+ * - `stl10:FILE.tar.gz[:train|test]`: STL-10 straight from the official stl10_binary.tar.gz
+ *   (streamed; reading stops once the split's files were found).
+ * - `folder:DIR[:HxW][:gray|rgb]`: torchvision ImageFolder (classes = sorted subfolders, files
+ *   sorted, PNG/JPEG decoded like PIL's convert("RGB"/"L")). With HxW every image is resized
+ *   (PIL bilinear, antialias: torchvision Resize((H, W))); without it all images must share
+ *   the first image's size. Default rgb.
+ * - `afhq:PATH[:train|val[:CLASS]][:HxW][:gray|rgb]`: AFHQ v1 from the folder (holding
+ *   afhq/<split>/ or <split>/) or afhq.zip (read in place); classes cat=0, dog=1, wild=2;
+ *   CLASS keeps only that class (labels unchanged). Default split train, original size.
+ * - `stanford-dogs:DIR[:train|test|all][:S|:HxW]`: DIR holds images.tar and lists.tar
+ *   (official archives, read in place). Labels as the paper (spec §1.3): ImageFolder index of
+ *   the breed folder in images.tar (0..119); order = ImageFolder order. `all` (the default,
+ *   like the paper's all_data=True) keeps all 20,580 images; train/test keep the files of
+ *   train_list.mat / test_list.mat. Each JPEG is decoded and sized as the paper's pipelines do:
+ *   `:S` = Resize(S) + CenterCrop(S) (the Dogs eval transform; default S = 224), `:HxW` =
+ *   Resize((H, W)) (the CIFAR pipeline's squash, e.g. `:32x32`). Training augmentation
+ *   (rotation before the resize) cannot be reproduced from stored pixels: store a larger size.
+ * PATH may contain ':'; options are recognised from the right. The split defaults to train
+ * (Stanford Dogs: all). A `+KIND` derived-set suffix (e.g. `fashion-mnist:test+permuted`) is
+ * rejected here: split it off with mia_dataset_spec_derived() (see mia_derived_kind).
  * @param[out] out caller owns; free with mia_dataset_free(). NULL on failure.
  * @param opts NULL for defaults.
  * @return MIA_OK; MIA_ERR_INVALID (bad spec); MIA_ERR_IO (missing file, named);
@@ -188,9 +207,17 @@ enum {
     MIA_BATCH_NORMALIZE = 1u << 0, /**< (x - mean[c]) / std[c] */
     MIA_BATCH_PERMUTE = 1u << 1,   /**< derived set "Permuted": per-image pixel permutation
                                         keyed by (permute_seed, image index) */
-    MIA_BATCH_SCALE_255 = 1u << 2  /**< derived set "Scaled": the (normalised) tensor × 255 */
+    MIA_BATCH_SCALE_255 = 1u << 2, /**< derived set "Scaled": the (normalised) tensor × 255 */
+    MIA_BATCH_UNNORMALIZE = 1u << 3 /**< derived set "No Normalization", paper-exact: after
+                                         MIA_BATCH_NORMALIZE, apply the inverse Normalize(
+                                         mean = -mean/std, std = 1/std) in float32, i.e.
+                                         (y - f32(-mean/std)) / f32(1/std) with the constants
+                                         computed in double (Python) then rounded. Requires
+                                         MIA_BATCH_NORMALIZE. */
 };
-/* "No Normalization" (un-normalised) = a batch without MIA_BATCH_NORMALIZE. */
+/* "No Normalization" (un-normalised) = MIA_BATCH_NORMALIZE | MIA_BATCH_UNNORMALIZE (exactly the
+ * paper's round trip), or approximately a batch without MIA_BATCH_NORMALIZE (x / 255, which
+ * differs from the round trip in the last float bit for some pixels). */
 
 /** Options for mia_dataset_batch_f32(). Initialise with mia_batch_opts_init(). */
 typedef struct mia_batch_opts {
@@ -218,6 +245,54 @@ MIA_API void mia_batch_opts_init_sized(mia_batch_opts *o, size_t size);
 MIA_API mia_status mia_dataset_batch_f32(const mia_dataset *d, const int64_t *idx, int64_t n,
                                          float *dst, int32_t *labels_out,
                                          const mia_batch_opts *opts);
+
+/* ---- the paper's derived non-member sets, by name ------------------------------------------ */
+
+/**
+ * The paper's derived non-member sets (spec §1.1): built from an existing set (the target's
+ * non-members) at batch time, after the model's transform and normalisation, exactly as
+ * create_permuted_dataset / create_scaled_dataset / create_un_normalized_dataset do.
+ *
+ * Configs name them with these strings (mia_derived_from_name()), or append them to a dataset
+ * spec with '+': `"fashion-mnist:test+permuted"`, `"cifar10:/data/c10.tar.gz:test+scaled"`
+ * (mia_dataset_spec_derived() splits the suffix off; mia_dataset_load() itself rejects it,
+ * because the u8 dataset cannot hold a scaled or un-normalised set). Then the batches of that
+ * set are built with mia_batch_opts_set_derived(). Labels of derived sets are 0 in the paper:
+ * use mia_dataset_relabel() if the labels matter.
+ */
+typedef enum mia_derived_kind {
+    MIA_DERIVED_NONE = 0,         /**< "original": plain normalised batches */
+    MIA_DERIVED_PERMUTED = 1,     /**< "permuted": one pixel permutation per image, shared by
+                                       its channels, applied to the normalised tensor */
+    MIA_DERIVED_SCALED = 2,       /**< "scaled": the normalised tensor × 255 */
+    MIA_DERIVED_UNNORMALIZED = 3  /**< "unnormalized" (also "un-normalised", "no-normalization"):
+                                       inverse-normalised normalised tensor (≈ x / 255) */
+} mia_derived_kind;
+
+/** Parse a derived-set name ("original"/"none", "permuted", "scaled", "unnormalized",
+ *  "unnormalised", "un-normalised", "un-normalized", "no-normalization"; case-sensitive).
+ *  @return MIA_OK; MIA_ERR_INVALID naming @p name and listing the accepted names. */
+MIA_API mia_status mia_derived_from_name(const char *name, mia_derived_kind *out);
+/** Canonical name of @p k ("original", "permuted", "scaled", "unnormalized"); static text,
+ *  "unknown" for an invalid value. */
+MIA_API const char *mia_derived_name(mia_derived_kind k);
+/**
+ * @brief Split an optional "+KIND" suffix off a dataset spec.
+ * @param base receives the spec without the suffix (NUL-terminated; @p cap bytes).
+ * @param[out] kind MIA_DERIVED_NONE when there is no (recognised) suffix.
+ * @return MIA_OK; MIA_ERR_INVALID when @p base is too small or an argument is NULL.
+ */
+MIA_API mia_status mia_dataset_spec_derived(const char *spec, char *base, size_t cap,
+                                            mia_derived_kind *kind);
+/**
+ * @brief Set the flags of @p o for derived set @p kind. @p o's mean/std must already hold the
+ *        model's normalisation (they are used by every kind); @p seed keys the permutations.
+ *        NONE → NORMALIZE; PERMUTED → NORMALIZE|PERMUTE; SCALED → NORMALIZE|SCALE_255;
+ *        UNNORMALIZED → NORMALIZE|UNNORMALIZE. Other flags are cleared.
+ * @return MIA_OK; MIA_ERR_INVALID for a NULL @p o or an unknown kind.
+ */
+MIA_API mia_status mia_batch_opts_set_derived(mia_batch_opts *o, mia_derived_kind kind,
+                                              uint64_t seed);
 
 /* ---- splits ------------------------------------------------------------------------------------ */
 

@@ -307,8 +307,18 @@ mia_status mia_dataset_batch_f32(const mia_dataset *d, const int64_t *idx, int64
         for (int64_t c = 0; c < d->c; c++)
             MIA_CHECK_ARG(o.std[c] > 0.0f && isfinite(o.std[c]) && isfinite(o.mean[c]),
                           "opts.std[%lld] must be finite and > 0", (long long)c);
-    MIA_CHECK_ARG((o.flags & ~7u) == 0, "opts.flags has unknown bits 0x%x",
-                  (unsigned)(o.flags & ~7u));
+    MIA_CHECK_ARG((o.flags & ~15u) == 0, "opts.flags has unknown bits 0x%x",
+                  (unsigned)(o.flags & ~15u));
+    MIA_CHECK_ARG(!(o.flags & MIA_BATCH_UNNORMALIZE) || (o.flags & MIA_BATCH_NORMALIZE),
+                  "opts.flags: MIA_BATCH_UNNORMALIZE needs MIA_BATCH_NORMALIZE");
+    float inv_a[4] = {0, 0, 0, 0}, inv_b[4] = {1, 1, 1, 1};
+    if (o.flags & MIA_BATCH_UNNORMALIZE)
+        for (int64_t c = 0; c < d->c; c++) {
+            /* get_inverse_normalization: Normalize(mean=-mean/std, std=1/std), constants
+             * computed in double (Python floats) and stored as float32 by torchvision */
+            inv_a[c] = (float)(-(double)o.mean[c] / (double)o.std[c]);
+            inv_b[c] = (float)(1.0 / (double)o.std[c]);
+        }
     for (int64_t i = 0; i < n; i++)
         MIA_CHECK_ARG(idx[i] >= 0 && idx[i] < d->n, "idx[%lld] = %lld is outside 0..%lld",
                       (long long)i, (long long)idx[i], (long long)d->n - 1);
@@ -340,6 +350,10 @@ mia_status mia_dataset_batch_f32(const mia_dataset *d, const int64_t *idx, int64
             for (int64_t c = 0; c < d->c; c++)
                 for (int64_t k = 0; k < plane; k++)
                     x[c * plane + k] = (x[c * plane + k] - o.mean[c]) / o.std[c];
+        if (o.flags & MIA_BATCH_UNNORMALIZE)
+            for (int64_t c = 0; c < d->c; c++)
+                for (int64_t k = 0; k < plane; k++)
+                    x[c * plane + k] = (x[c * plane + k] - inv_a[c]) / inv_b[c];
         if (o.flags & MIA_BATCH_PERMUTE) {
             mia__permutation(perm, plane, o.permute_seed, idx[i]);
             memcpy(tmp, x, sizeof(float) * (size_t)per);
@@ -353,6 +367,80 @@ mia_status mia_dataset_batch_f32(const mia_dataset *d, const int64_t *idx, int64
     mia__free(perm);
     mia__free(tmp);
     return st;
+}
+
+/* ---- derived sets by name ------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    mia_derived_kind kind;
+} g_derived[] = {
+    {"original", MIA_DERIVED_NONE},          {"none", MIA_DERIVED_NONE},
+    {"permuted", MIA_DERIVED_PERMUTED},      {"scaled", MIA_DERIVED_SCALED},
+    {"unnormalized", MIA_DERIVED_UNNORMALIZED}, {"unnormalised", MIA_DERIVED_UNNORMALIZED},
+    {"un-normalized", MIA_DERIVED_UNNORMALIZED}, {"un-normalised", MIA_DERIVED_UNNORMALIZED},
+    {"no-normalization", MIA_DERIVED_UNNORMALIZED},
+};
+
+mia_status mia_derived_from_name(const char *name, mia_derived_kind *out)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(name != NULL && out != NULL, "name or out is NULL");
+    for (size_t i = 0; i < sizeof g_derived / sizeof g_derived[0]; i++)
+        if (strcmp(name, g_derived[i].name) == 0) {
+            *out = g_derived[i].kind;
+            return MIA_OK;
+        }
+    return MIA_ERROR(MIA_ERR_INVALID, "derived set '%s' is unknown (original, permuted, scaled, "
+                     "unnormalized)", name);
+}
+
+const char *mia_derived_name(mia_derived_kind k)
+{
+    switch (k) {
+    case MIA_DERIVED_NONE: return "original";
+    case MIA_DERIVED_PERMUTED: return "permuted";
+    case MIA_DERIVED_SCALED: return "scaled";
+    case MIA_DERIVED_UNNORMALIZED: return "unnormalized";
+    }
+    return "unknown";
+}
+
+mia_status mia_dataset_spec_derived(const char *spec, char *base, size_t cap,
+                                    mia_derived_kind *kind)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(spec && base && kind, "spec, base or kind is NULL");
+    *kind = MIA_DERIVED_NONE;
+    size_t n = strlen(spec);
+    const char *plus = strrchr(spec, '+');
+    if (plus) {
+        mia_derived_kind k;
+        for (size_t i = 0; i < sizeof g_derived / sizeof g_derived[0]; i++)
+            if (strcmp(plus + 1, g_derived[i].name) == 0) {
+                k = g_derived[i].kind;
+                *kind = k;
+                n = (size_t)(plus - spec);
+                break;
+            }
+    }
+    MIA_CHECK_ARG(n < cap, "spec '%s': base buffer of %zu bytes is too small", spec, cap);
+    memcpy(base, spec, n);
+    base[n] = '\0';
+    return MIA_OK;
+}
+
+mia_status mia_batch_opts_set_derived(mia_batch_opts *o, mia_derived_kind kind, uint64_t seed)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(o != NULL, "opts is NULL");
+    static const uint32_t flags[4] = {MIA_BATCH_NORMALIZE, MIA_BATCH_NORMALIZE | MIA_BATCH_PERMUTE,
+                                      MIA_BATCH_NORMALIZE | MIA_BATCH_SCALE_255,
+                                      MIA_BATCH_NORMALIZE | MIA_BATCH_UNNORMALIZE};
+    MIA_CHECK_ARG((int)kind >= 0 && (int)kind < 4, "derived kind %d is unknown", (int)kind);
+    o->flags = flags[kind];
+    o->permute_seed = seed;
+    return MIA_OK;
 }
 
 /* ---- index lists ------------------------------------------------------------------------------ */

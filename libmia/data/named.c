@@ -343,6 +343,13 @@ mia_status mia_dataset_load(mia_dataset **out, const char *spec, const mia_datas
     MIA_CHECK_ARG(spec != NULL, "spec is NULL");
     mia_dataset_load_opts o;
     MIA_TRY(mia__load_opts_get(&o, in));
+    const char *plus = strrchr(spec, '+');
+    mia_derived_kind dk = MIA_DERIVED_NONE;
+    if (plus && mia_derived_from_name(plus + 1, &dk) == MIA_OK)
+        return MIA_ERROR(MIA_ERR_INVALID, "spec '%s': '+%s' is a derived set built at batch time; "
+                         "split it off with mia_dataset_spec_derived() and use "
+                         "mia_batch_opts_set_derived()", spec, plus + 1);
+    mia__error_begin();
     int handled = 0;
     mia_status st = mia__load_named(out, spec, &o, &handled);
     if (handled) return st;
