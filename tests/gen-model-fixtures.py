@@ -15,7 +15,10 @@ imported from libmia or torchvision, so this is an independent oracle. Writes:
                                     statistics, dropout disabled), grad.<param> (gradients of the
                                     mean cross-entropy of logits_train after one backward), and
                                     after.<buffer> (BN running stats and num_batches_tracked
-                                    after that one training forward)
+                                    after that one training forward), all computed in float64
+                                    from the f32 weights and stored as f32; pt32err.<key>: the
+                                    relative L2 error of PyTorch's own float32 run of the same
+                                    tensor (f32 [1])
 
 Seeded: torch.manual_seed(S) before building; BN affine parameters and running statistics are
 then perturbed (seeded) so that eval-mode BN is not the identity. Dropout (EfficientNet's p=0.2
@@ -23,6 +26,7 @@ before the head) is built with p=0 for the comparison. Uses Debian's python3-tor
 --bench prints nothing and is used by bench/models_peer.py through import (build_model).
 """
 import argparse
+import copy
 import json
 import os
 import struct
@@ -294,19 +298,37 @@ def main():
 
     x = torch.randn(a.batch, c, s, s, generator=g)
     labels = torch.randint(0, k, (a.batch,), generator=g)
-    model.eval()
-    with torch.no_grad():
-        logits_eval = model(x)
-    model.train()
-    logits_train = model(x)
-    loss = F.cross_entropy(logits_train, labels)
-    loss.backward()
-    exp = {"x": x, "labels": labels, "logits_eval": logits_eval, "logits_train": logits_train}
-    for n, p in model.named_parameters():
-        if p.grad is not None:  # EfficientNet block 0's conv1/bn1 never run: grad None
-            exp["grad." + n] = p.grad
-    for n, b in model.named_buffers():
-        exp["after." + n] = b
+    # The reference is the same model run in float64 (stored rounded to f32); the float32 PyTorch
+    # run gives, per tensor, PyTorch's own error against it (pt32err.<key>), so the test can tell
+    # ill-conditioned tensors (deep train-mode BN stacks, gradients that are exactly zero in exact
+    # arithmetic) from libmia errors.
+    runs = {}
+    for dt in (torch.float64, torch.float32):
+        mm = copy.deepcopy(model).to(dt)
+        xx = x.to(dt)
+        mm.eval()
+        with torch.no_grad():
+            le = mm(xx)
+        mm.train()
+        lt = mm(xx)
+        F.cross_entropy(lt, labels).backward()
+        r = {"logits_eval": le, "logits_train": lt}
+        for n, p in mm.named_parameters():
+            if p.grad is not None:  # EfficientNet block 0's conv1/bn1 never run: grad None
+                r["grad." + n] = p.grad
+        for n, b in mm.named_buffers():
+            r["after." + n] = b
+        runs[dt] = r
+    exp = {"x": x, "labels": labels}
+    for key, t64 in runs[torch.float64].items():
+        t32 = runs[torch.float32][key]
+        if t64.dtype == torch.int64:
+            exp[key] = t64
+            continue
+        exp[key] = t64.detach().float()
+        d = (t32.detach().double() - t64.detach()).norm().item()
+        ref = t64.detach().norm().item()
+        exp["pt32err." + key] = torch.tensor([d / ref if ref > 0 else d], dtype=torch.float32)
     write_safetensors(os.path.join(a.outdir, a.arch + ".expected.safetensors"), exp, meta)
     return 0
 

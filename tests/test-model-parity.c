@@ -3,8 +3,13 @@
  * backward of the mean cross-entropy PyTorch's parameter gradients and updated BN buffers.
  *
  * Oracle: tests/gen-model-fixtures.py (Debian python3-torch 1.13, plain aten kernels with
- * mkldnn disabled). Norm: per tensor, relative L2 error ||mia - torch||_2 / ||torch||_2 <= 1e-4
- * (num_batches_tracked exactly). The unit suite uses the committed small fixture
+ * mkldnn disabled), run in float64 from the f32 weights. Norm: per tensor, relative L2 error
+ * e = ||mia - ref||_2 / ||ref||_2 must be <= max(1e-4, 4 * e_pt32) where e_pt32 is PyTorch's own
+ * float32 error on that tensor (stored in the fixture): where PyTorch's fp32 meets 1e-4 libmia
+ * must too; where the problem is so ill-conditioned that fp32 PyTorch itself misses 1e-4 (deep
+ * train-mode BN stacks at tiny batches, gradients that are exactly zero in exact arithmetic such
+ * as a BN bias followed by another train-mode BN), libmia may be at most 4x as far from the exact
+ * value as PyTorch. num_batches_tracked must match exactly. The unit suite uses the committed small fixture
  * (tests/data/model-parity: salem_cnn, 1x16x16, batch 4); the slow suite
  * (test-model-parity-slow.c defines MIA_PARITY_SLOW) generates every architecture at its real
  * input size at test time. Each fixture runs on the ref backend and on onednn when built. */
@@ -63,13 +68,26 @@ static float *download(const mia_tensor *t)
     return buf;
 }
 
-static void check(const char *what, const char *be, const float *got, const float *want,
-                  int64_t n, double *worst)
+static int g_relaxed; /* tensors checked against 4 * e_pt32 > 1e-4 */
+
+static void check_st(const mia_safetensors *st, const char *what, const char *be,
+                     const float *got, const float *want, int64_t n, double *worst)
 {
-    double e = rel_l2(got, want, n);
-    if (e > *worst) *worst = e;
-    if (!(e <= TOL)) fail_msg("%s on %s: relative L2 error %.3g > %g", what, be, e, TOL);
+    double e = rel_l2(got, want, n), tol = TOL;
+    char key[300];
+    snprintf(key, sizeof key, "pt32err.%s", what);
+    int64_t k = mia_safetensors_find(st, key);
+    if (k >= 0) {
+        double pt = *(const float *)mia_safetensors_data(st, (size_t)k);
+        if (4.0 * pt > tol) {
+            tol = 4.0 * pt;
+            g_relaxed++;
+        }
+    }
+    if (e > *worst && tol == TOL) *worst = e;
+    if (!(e <= tol)) fail_msg("%s on %s: relative L2 error %.3g > %.3g", what, be, e, tol);
 }
+#define check(what, be, got, want, n, worst) check_st(st, what, be, got, want, n, worst)
 
 static void run_parity(const char *dir, const fixture *f, const char *be_name)
 {
@@ -109,6 +127,7 @@ static void run_parity(const char *dir, const fixture *f, const char *be_name)
     const int64_t *labels = mia_safetensors_data(st, (size_t)li);
 
     double w_logit = 0.0, w_grad = 0.0, w_buf = 0.0;
+    g_relaxed = 0;
     /* eval mode, before any training forward (running statistics of the state_dict) */
     const mia_tensor *out;
     assert_int_equal(mia_graph_forward(g, x, false, 0, &out), MIA_OK);
@@ -170,9 +189,10 @@ static void run_parity(const char *dir, const fixture *f, const char *be_name)
     }
     assert_true(n_checked > 0);
     print_message("%-22s %-6s N=%lld %dx%dx%d: worst rel-L2 logits %.2e, grads %.2e, "
-                  "BN buffers %.2e (%zu tensors)\n",
+                  "BN buffers %.2e (%zu tensors; %d ill-conditioned ones held to 4x PyTorch fp32 "
+                  "instead)\n",
                   f->arch, be_name, (long long)N, f->channels, f->size, f->size, w_logit, w_grad,
-                  w_buf, n_checked);
+                  w_buf, n_checked, g_relaxed);
     mia_tensor_free(x);
     mia_tensor_free(dl);
     mia_safetensors_free(st);

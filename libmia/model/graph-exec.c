@@ -1,5 +1,7 @@
 /* Graph execution: forward in node order, backward in reverse with gradient accumulation.
  * Every computation goes through the backend dispatch functions of ops.h. */
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,7 +29,7 @@ static mia_tensor *pgrad(const mia_graph *g, const mia_node *n, int j)
 /* Activation of node id (the caller's input for the input node). */
 static const float *act_of(const mia_graph *g, int id)
 {
-    return id == g->input ? F(g->x) : F(g->nodes[id].out);
+    return id == g->input ? F(g->x) : g->nodes[id].y;
 }
 
 static mia_status new_act(mia_graph *g, const mia_node *n, int64_t batch, mia_tensor **t)
@@ -60,7 +62,6 @@ static mia_status alloc_grads(mia_graph *g)
     for (int i = 0; i < g->n_nodes; i++) {
         mia_node *n = &g->nodes[i];
         if (!n->live || !n->needs_grad || n->op == OP_INPUT) continue;
-        if (!n->grad) MIA_TRY(new_act(g, n, g->batch, &n->grad));
         if (n->numel > max_numel) max_numel = n->numel;
         if (n->op == OP_CHMUL && n->shape[0] > max_s) max_s = n->shape[0];
     }
@@ -75,6 +76,58 @@ static mia_status alloc_grads(mia_graph *g)
     return MIA_OK;
 }
 
+/* ---- buffer pools ------------------------------------------------------------------------ */
+
+/* A free slot of at least need elements (best fit; else the largest free one grown; else a new
+ * one), marked used once. */
+static mia_status pool_acquire(mia_graph *g, mia_pool *p, int64_t need, int *slot)
+{
+    int best = -1, big = -1;
+    *slot = -1;
+    for (int i = 0; i < p->n; i++) {
+        if (p->s[i].refs) continue;
+        if (p->s[i].cap >= need && (best < 0 || p->s[i].cap < p->s[best].cap)) best = i;
+        if (big < 0 || p->s[i].cap > p->s[big].cap) big = i;
+    }
+    if (best < 0 && big >= 0) {
+        mia_tensor_free(p->s[big].t);
+        p->s[big].t = NULL;
+        p->s[big].cap = 0;
+        best = big;
+    } else if (best < 0) {
+        if (p->n == p->cap) {
+            int cap = p->cap ? 2 * p->cap : 16;
+            mia_slot *ns = mia__realloc(p->s, (size_t)cap * sizeof *ns);
+            if (!ns) return MIA_ERROR(MIA_ERR_NOMEM, "out of memory growing a buffer pool");
+            p->s = ns;
+            p->cap = cap;
+        }
+        best = p->n++;
+        memset(&p->s[best], 0, sizeof p->s[best]);
+    }
+    if (!p->s[best].t) {
+        MIA_TRY(mia_tensor_create(&p->s[best].t, g->be, MIA_DTYPE_F32, 1, &need));
+        p->s[best].cap = need;
+    }
+    p->s[best].refs = 1;
+    *slot = best;
+    return MIA_OK;
+}
+
+static void pool_release(mia_pool *p, int slot)
+{
+    if (slot >= 0 && slot < p->n && p->s[slot].refs > 0) p->s[slot].refs--;
+}
+
+/* The gradient buffer of node n for the current backward, from the gradient pool. */
+static mia_status grad_buf(mia_graph *g, mia_node *n)
+{
+    if (n->dy) return MIA_OK;
+    MIA_TRY(pool_acquire(g, &g->grad_pool, g->cur_n * n->numel, &n->gslot));
+    n->dy = F(g->grad_pool.s[n->gslot].t);
+    return MIA_OK;
+}
+
 /* Conv geometry for node n (transposed nodes describe the equivalent forward conv from their
  * output to their input). */
 static mia_conv2d_args conv_args(const mia_graph *g, const mia_node *n)
@@ -82,7 +135,7 @@ static mia_conv2d_args conv_args(const mia_graph *g, const mia_node *n)
     const mia_node *in = &g->nodes[n->in[0]];
     const mia_node *big = n->op == OP_CONV ? in : n, *small = n->op == OP_CONV ? n : in;
     mia_conv2d_args a = {0};
-    a.n = g->batch;
+    a.n = g->cur_n;
     a.c = big->shape[0];
     a.h = big->shape[1];
     a.w = big->shape[2];
@@ -102,7 +155,7 @@ static mia_pool2d_args pool_args(const mia_graph *g, const mia_node *n)
     const mia_node *in = &g->nodes[n->in[0]];
     mia_pool2d_args a = {0};
     a.kind = (mia_pool_kind)n->pool;
-    a.n = g->batch;
+    a.n = g->cur_n;
     a.c = in->shape[0];
     a.h = in->shape[1];
     a.w = in->shape[2];
@@ -118,7 +171,7 @@ static mia_pool2d_args pool_args(const mia_graph *g, const mia_node *n)
 static mia_batchnorm_args bn_args(const mia_graph *g, const mia_node *n, bool training)
 {
     mia_batchnorm_args a = {0};
-    a.n = g->batch;
+    a.n = g->cur_n;
     a.c = n->shape[0];
     a.hw = n->ndim == 3 ? n->shape[1] * n->shape[2] : 1;
     a.eps = BN_EPS;
@@ -135,7 +188,7 @@ static mia_batchnorm_args bn_args(const mia_graph *g, const mia_node *n, bool tr
 
 static size_t act_bytes(const mia_graph *g, const mia_node *n)
 {
-    return (size_t)(g->batch * n->numel) * sizeof(float);
+    return (size_t)(g->cur_n * n->numel) * sizeof(float);
 }
 
 static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t seed)
@@ -143,12 +196,13 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
     mia_node *n = &g->nodes[id];
     mia_backend *be = g->be;
     const float *x = n->n_in > 0 ? act_of(g, n->in[0]) : NULL;
-    float *y = F(n->out);
-    int64_t count = g->batch * n->numel;
+    float *y = n->y;
+    int64_t count = g->cur_n * n->numel;
     switch (n->op) {
     case OP_INPUT:
         return MIA_OK;
     case OP_CONV: {
+        if (!training && n->fold_into >= 0) return MIA_OK; /* runs inside its BN */
         mia_conv2d_args a = conv_args(g, n);
         a.x = x;
         a.b = n->bias ? F(pval(g, n, 1)) : NULL;
@@ -161,11 +215,20 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
         a.dx = y;
         MIA_TRY(mia__conv2d_bwd_data(be, &a));
         if (!n->bias) return MIA_OK;
-        mia_bias_args b = {.outer = g->batch, .c = n->shape[0], .inner = n->shape[1] * n->shape[2],
+        mia_bias_args b = {.outer = g->cur_n, .c = n->shape[0], .inner = n->shape[1] * n->shape[2],
                            .b = F(pval(g, n, 1)), .y = y};
         return mia__bias_add(be, &b);
     }
     case OP_BN: {
+        if (!training && n->fold_from >= 0) {
+            const mia_node *c = &g->nodes[n->fold_from];
+            mia_conv2d_args a = conv_args(g, c);
+            a.x = act_of(g, c->in[0]);
+            a.wt = F(n->fold_w);
+            a.b = F(n->fold_b);
+            a.y = y;
+            return mia__conv2d_fwd(be, &a);
+        }
         mia_batchnorm_args a = bn_args(g, n, training);
         a.x = x;
         a.y = y;
@@ -190,12 +253,12 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
     }
     case OP_LINEAR: {
         int64_t fin = g->nodes[n->in[0]].numel, fout = n->shape[0];
-        mia_gemm_args a = {.trans_b = true, .m = g->batch, .n = fout, .k = fin, .alpha = 1.0f,
+        mia_gemm_args a = {.trans_b = true, .m = g->cur_n, .n = fout, .k = fin, .alpha = 1.0f,
                            .beta = 0.0f, .a = x, .lda = fin, .b = F(pval(g, n, 0)), .ldb = fin,
                            .c = y, .ldc = fout};
         MIA_TRY(mia__gemm(be, &a));
         if (!n->bias) return MIA_OK;
-        mia_bias_args b = {.outer = g->batch, .c = fout, .inner = 1, .b = F(pval(g, n, 1)), .y = y};
+        mia_bias_args b = {.outer = g->cur_n, .c = fout, .inner = 1, .b = F(pval(g, n, 1)), .y = y};
         return mia__bias_add(be, &b);
     }
     case OP_ADD: {
@@ -203,7 +266,7 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
         return mia__add(be, &a);
     }
     case OP_CHMUL: {
-        mia_chmul_args a = {.n = g->batch, .c = n->shape[0], .hw = n->shape[1] * n->shape[2],
+        mia_chmul_args a = {.n = g->cur_n, .c = n->shape[0], .hw = n->shape[1] * n->shape[2],
                             .x = x, .s = act_of(g, n->in[1]), .y = y};
         return mia__chmul_fwd(be, &a);
     }
@@ -213,11 +276,11 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
                                   .stream = (uint64_t)id, .x = x, .y = y};
             return mia__dropout_fwd(be, &a);
         }
-        return mia__memcpy_dd(be, y, x, act_bytes(g, n));
+        return y == x ? MIA_OK : mia__memcpy_dd(be, y, x, act_bytes(g, n));
     case OP_FLATTEN:
-        return mia__memcpy_dd(be, y, x, act_bytes(g, n));
+        return y == x ? MIA_OK : mia__memcpy_dd(be, y, x, act_bytes(g, n));
     case OP_SOFTMAX: {
-        mia_softmax_args a = {.rows = g->batch, .cols = n->numel, .log = n->log, .x = x,
+        mia_softmax_args a = {.rows = g->cur_n, .cols = n->numel, .log = n->log, .x = x,
                               .out = y};
         return mia__softmax_fwd(be, &a);
     }
@@ -227,14 +290,21 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
 
 /* Where to write the gradient w.r.t. input j of n: straight into its buffer the first time,
  * else into scratch (at offset off) to be added afterwards. NULL when it needs no gradient. */
-static float *grad_dst(mia_graph *g, const mia_node *n, int j, int64_t off, bool *acc)
+static mia_status grad_dst(mia_graph *g, const mia_node *n, int j, int64_t off, bool *acc,
+                           float **dst)
 {
     mia_node *in = &g->nodes[n->in[j]];
     *acc = false;
-    if (!in->needs_grad || n->in[j] == g->input) return NULL;
-    if (!in->grad_set) return F(in->grad);
+    *dst = NULL;
+    if (!in->needs_grad || n->in[j] == g->input) return MIA_OK;
+    if (!in->grad_set) {
+        MIA_TRY(grad_buf(g, in));
+        *dst = in->dy;
+        return MIA_OK;
+    }
     *acc = true;
-    return F(g->scratch) + off;
+    *dst = F(g->scratch) + off;
+    return MIA_OK;
 }
 
 static mia_status grad_done(mia_graph *g, const mia_node *n, int j, bool acc, int64_t off)
@@ -243,8 +313,8 @@ static mia_status grad_done(mia_graph *g, const mia_node *n, int j, bool acc, in
     if (!in->needs_grad || n->in[j] == g->input) return MIA_OK;
     in->grad_set = true;
     if (!acc) return MIA_OK;
-    mia_binary_args a = {.count = g->batch * in->numel, .a = F(in->grad),
-                         .b = F(g->scratch) + off, .y = F(in->grad)};
+    mia_binary_args a = {.count = g->cur_n * in->numel, .a = in->dy,
+                         .b = F(g->scratch) + off, .y = in->dy};
     return mia__add(g->be, &a);
 }
 
@@ -253,11 +323,12 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
     mia_node *n = &g->nodes[id];
     mia_backend *be = g->be;
     const float *x = act_of(g, n->in[0]);
-    const float *dy = F(n->grad);
-    int64_t count = g->batch * n->numel;
-    int64_t in_count = g->batch * g->nodes[n->in[0]].numel;
+    const float *dy = n->dy;
+    int64_t count = g->cur_n * n->numel;
+    int64_t in_count = g->cur_n * g->nodes[n->in[0]].numel;
     bool acc = false;
-    float *dx = grad_dst(g, n, 0, 0, &acc);
+    float *dx;
+    MIA_TRY(grad_dst(g, n, 0, 0, &acc, &dx));
     switch (n->op) {
     case OP_INPUT:
         return MIA_OK;
@@ -280,7 +351,7 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
         a.dw = F(pgrad(g, n, 0));
         MIA_TRY(mia__conv2d_bwd_weights(be, &a));
         if (n->bias) {
-            mia_bias_args b = {.outer = g->batch, .c = n->shape[0],
+            mia_bias_args b = {.outer = g->cur_n, .c = n->shape[0],
                                .inner = n->shape[1] * n->shape[2], .dy = dy,
                                .db = F(pgrad(g, n, 1))};
             MIA_TRY(mia__bias_grad(be, &b));
@@ -321,17 +392,17 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
     }
     case OP_LINEAR: {
         int64_t fin = g->nodes[n->in[0]].numel, fout = n->shape[0];
-        mia_gemm_args w = {.trans_a = true, .m = fout, .n = fin, .k = g->batch, .alpha = 1.0f,
+        mia_gemm_args w = {.trans_a = true, .m = fout, .n = fin, .k = g->cur_n, .alpha = 1.0f,
                            .beta = 0.0f, .a = dy, .lda = fout, .b = x, .ldb = fin,
                            .c = F(pgrad(g, n, 0)), .ldc = fin};
         MIA_TRY(mia__gemm(be, &w));
         if (n->bias) {
-            mia_bias_args b = {.outer = g->batch, .c = fout, .inner = 1, .dy = dy,
+            mia_bias_args b = {.outer = g->cur_n, .c = fout, .inner = 1, .dy = dy,
                                .db = F(pgrad(g, n, 1))};
             MIA_TRY(mia__bias_grad(be, &b));
         }
         if (!dx) break;
-        mia_gemm_args d = {.m = g->batch, .n = fin, .k = fout, .alpha = 1.0f, .beta = 0.0f,
+        mia_gemm_args d = {.m = g->cur_n, .n = fin, .k = fout, .alpha = 1.0f, .beta = 0.0f,
                            .a = dy, .lda = fout, .b = F(pval(g, n, 0)), .ldb = fin, .c = dx,
                            .ldc = fin};
         MIA_TRY(mia__gemm(be, &d));
@@ -343,10 +414,11 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
             mia_node *in = &g->nodes[n->in[j]];
             if (!in->needs_grad || n->in[j] == g->input) continue;
             if (!in->grad_set) {
-                MIA_TRY(mia__memcpy_dd(be, F(in->grad), dy, act_bytes(g, n)));
+                MIA_TRY(grad_buf(g, in));
+                MIA_TRY(mia__memcpy_dd(be, in->dy, dy, act_bytes(g, n)));
                 in->grad_set = true;
             } else {
-                mia_binary_args a = {.count = count, .a = F(in->grad), .b = dy, .y = F(in->grad)};
+                mia_binary_args a = {.count = count, .a = in->dy, .b = dy, .y = in->dy};
                 MIA_TRY(mia__add(be, &a));
             }
         }
@@ -355,8 +427,9 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
     case OP_CHMUL: {
         int64_t off_s = in_count; /* ds lives after dx in scratch */
         bool acc_s = false;
-        float *ds = grad_dst(g, n, 1, off_s, &acc_s);
-        mia_chmul_args a = {.n = g->batch, .c = n->shape[0], .hw = n->shape[1] * n->shape[2],
+        float *ds;
+        MIA_TRY(grad_dst(g, n, 1, off_s, &acc_s, &ds));
+        mia_chmul_args a = {.n = g->cur_n, .c = n->shape[0], .hw = n->shape[1] * n->shape[2],
                             .x = x, .s = act_of(g, n->in[1]), .dy = dy,
                             .dx = dx ? dx : F(g->scratch),
                             .ds = ds ? ds : F(g->scratch) + off_s};
@@ -383,7 +456,7 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
         break;
     case OP_SOFTMAX: {
         if (!dx) break;
-        mia_softmax_args a = {.rows = g->batch, .cols = n->numel, .log = n->log, .y = F(n->out),
+        mia_softmax_args a = {.rows = g->cur_n, .cols = n->numel, .log = n->log, .y = n->y,
                               .dy = dy, .dx = dx};
         MIA_TRY(mia__softmax_bwd(be, &a));
         break;
@@ -399,6 +472,170 @@ static void shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
     for (int i = 0; i < ndim && at < size; i++)
         at += (size_t)snprintf(buf + at, size - at, i ? ",%lld" : "%lld", (long long)shape[i]);
     if (at < size) snprintf(buf + at, size - at, "]");
+}
+
+/* ---- eval forwards: BN folding and pooled activations ------------------------------------ */
+
+/* Pair every conv whose only consumer is a batchnorm with it (once: the structure is frozen). */
+static void find_folds(mia_graph *g)
+{
+    int *uses = NULL;
+    if (g->fold_ready) return;
+    uses = mia__calloc((size_t)g->n_nodes, sizeof *uses);
+    if (!uses) return; /* no folding: still correct */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mia_node *n = &g->nodes[i];
+        if (!n->live) continue;
+        for (int j = 0; j < n->n_in; j++) uses[n->in[j]]++;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        mia_node *b = &g->nodes[i];
+        if (!b->live || b->op != OP_BN || b->ndim != 3) continue;
+        mia_node *c = &g->nodes[b->in[0]];
+        if (c->op != OP_CONV || uses[b->in[0]] != 1 || b->in[0] == g->output) continue;
+        c->fold_into = i;
+        b->fold_from = b->in[0];
+    }
+    mia__free(uses);
+    g->fold_ready = true;
+}
+
+/* Folded weight and bias of BN node b: W' = W * s, b' = beta + (bias - mean) * s with
+ * s = gamma / sqrt(running_var + eps), from the current parameters (they may have changed
+ * since the last eval forward). */
+static mia_status refold(mia_graph *g, mia_node *b)
+{
+    const mia_node *c = &g->nodes[b->fold_from];
+    const mia_gparam *w = &g->params[c->param[0]];
+    const int64_t o = c->shape[0];
+    if (!b->fold_w) {
+        MIA_TRY(mia_tensor_create(&b->fold_w, g->be, MIA_DTYPE_F32, w->ndim, w->shape));
+        MIA_TRY(mia_tensor_create(&b->fold_b, g->be, MIA_DTYPE_F32, 1, &o));
+        MIA_TRY(mia_tensor_create(&b->fold_s, g->be, MIA_DTYPE_F32, 1, &o));
+    }
+    float *h = mia__malloc((size_t)o * 6 * sizeof *h);
+    if (!h) return MIA_ERROR(MIA_ERR_NOMEM, "out of memory folding batchnorm '%s'", b->name);
+    float *gam = h, *bet = h + o, *mu = h + 2 * o, *var = h + 3 * o, *cb = h + 4 * o,
+          *sc = h + 5 * o;
+    size_t nb = (size_t)o * sizeof *h;
+    mia_status s = mia_tensor_download(pval(g, b, 0), gam, nb);
+    if (s == MIA_OK) s = mia_tensor_download(pval(g, b, 1), bet, nb);
+    if (s == MIA_OK) s = mia_tensor_download(pval(g, b, 2), mu, nb);
+    if (s == MIA_OK) s = mia_tensor_download(pval(g, b, 3), var, nb);
+    if (s == MIA_OK && c->bias) s = mia_tensor_download(pval(g, c, 1), cb, nb);
+    if (s == MIA_OK) {
+        for (int64_t k = 0; k < o; k++) {
+            double sk = (double)gam[k] / sqrt((double)var[k] + (double)BN_EPS);
+            double bk = c->bias ? (double)cb[k] : 0.0;
+            sc[k] = (float)sk;
+            cb[k] = (float)((double)bet[k] + (bk - (double)mu[k]) * sk);
+        }
+        s = mia_tensor_upload(b->fold_s, sc, nb);
+    }
+    if (s == MIA_OK) s = mia_tensor_upload(b->fold_b, cb, nb);
+    mia__free(h);
+    MIA_TRY(s);
+    mia_chmul_args a = {.n = 1, .c = o, .hw = w->numel / o, .x = F(w->value), .s = F(b->fold_s),
+                        .y = F(b->fold_w)};
+    return mia__chmul_fwd(g->be, &a);
+}
+
+/* The activations a node reads in an eval forward (a folded BN reads its conv's input). */
+static int eval_inputs(const mia_graph *g, const mia_node *n, int in[2])
+{
+    if (n->op == OP_BN && n->fold_from >= 0) {
+        in[0] = g->nodes[n->fold_from].in[0];
+        return 1;
+    }
+    in[0] = n->in[0];
+    in[1] = n->in[1];
+    return n->n_in;
+}
+
+static bool eval_runs(const mia_graph *g, int i)
+{
+    const mia_node *n = &g->nodes[i];
+    return n->live && i != g->input && n->fold_into < 0;
+}
+
+/* Whether node i may write its output over input j's buffer: the op allows it, j is a pooled
+ * activation read for the last time here and nobody else shares its slot. */
+static bool can_overwrite(const mia_graph *g, const mia_node *n, int i, int j)
+{
+    if (j == g->input) return false;
+    const mia_node *in = &g->nodes[j];
+    if (in->slot < 0 || in->last_use != i || g->act_pool.s[in->slot].refs != 1) return false;
+    return n->op == OP_ACT || n->op == OP_ADD;
+}
+
+/* Eval forward: conv+BN pairs folded into one conv, activations in pooled buffers reused once
+ * their last reader ran (in place for activations and residual adds); only the output is kept. */
+static mia_status forward_eval(mia_graph *g)
+{
+    find_folds(g);
+    mia_node *on = &g->nodes[g->output];
+    if (g->output != g->input) {
+        int64_t shape[4] = {g->cur_n, on->shape[0], on->shape[1], on->shape[2]};
+        if (g->eval_out && (mia_tensor_ndim(g->eval_out) != on->ndim + 1 ||
+                            mia_tensor_dim(g->eval_out, 0) != g->cur_n)) {
+            mia_tensor_free(g->eval_out);
+            g->eval_out = NULL;
+        }
+        if (!g->eval_out)
+            MIA_TRY(mia_tensor_create(&g->eval_out, g->be, MIA_DTYPE_F32, on->ndim + 1, shape));
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        mia_node *n = &g->nodes[i];
+        n->last_use = -1;
+        n->slot = -1;
+        n->y = NULL;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!eval_runs(g, i)) continue;
+        int in[2];
+        int k = eval_inputs(g, &g->nodes[i], in);
+        for (int j = 0; j < k; j++) g->nodes[in[j]].last_use = i;
+    }
+    on->last_use = INT_MAX;
+    for (int i = 0; i < g->act_pool.n; i++) g->act_pool.s[i].refs = 0;
+    g->planned_eval = true;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!eval_runs(g, i)) continue;
+        mia_node *n = &g->nodes[i];
+        int in[2];
+        int k = eval_inputs(g, n, in);
+        if (n->op == OP_BN && n->fold_from >= 0) MIA_TRY(refold(g, n));
+        if (i == g->output) {
+            n->y = F(g->eval_out);
+        } else if ((n->op == OP_FLATTEN || n->op == OP_DROPOUT) && in[0] != g->input) {
+            n->slot = g->nodes[in[0]].slot; /* a view: nothing writes pooled data in place */
+            n->y = g->nodes[in[0]].y;
+            g->act_pool.s[n->slot].refs++;
+        } else {
+            int share = -1;
+            for (int j = 0; j < k && share < 0; j++)
+                if (can_overwrite(g, n, i, in[j])) share = in[j];
+            if (share >= 0) {
+                n->slot = g->nodes[share].slot;
+                g->act_pool.s[n->slot].refs++;
+            } else {
+                MIA_TRY(pool_acquire(g, &g->act_pool, g->cur_n * n->numel, &n->slot));
+            }
+            n->y = F(g->act_pool.s[n->slot].t);
+        }
+        mia_status s = forward_node(g, i, false, 0);
+        if (s != MIA_OK) {
+            mia__error_prefix("forward of node %d '%s'", i, n->name ? n->name : "");
+            return s;
+        }
+        for (int j = 0; j < k; j++) {
+            if (j == 1 && in[1] == in[0]) break;
+            mia_node *p = &g->nodes[in[j]];
+            if (in[j] != g->input && p->last_use == i) pool_release(&g->act_pool, p->slot);
+        }
+        if (n->last_use < 0) pool_release(&g->act_pool, n->slot); /* nobody reads it */
+    }
+    return MIA_OK;
 }
 
 static mia_status sync_from_tensors(mia_graph *g)
@@ -451,22 +688,33 @@ mia_status mia_graph_forward(mia_graph *g, const mia_tensor *x, bool training,
     }
     g->ran = true;
     g->train_state = false;
-    if (x->shape[0] != g->batch) MIA_TRY(alloc_activations(g, x->shape[0]));
+    g->cur_n = x->shape[0];
     if (training && g->nbt_stale) MIA_TRY(sync_from_tensors(g));
-    g->x = x;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (!g->nodes[i].live) continue;
-        mia_status s = forward_node(g, i, training, dropout_seed);
-        if (s != MIA_OK) {
-            mia__error_prefix("forward of node %d '%s'", i,
-                              g->nodes[i].name ? g->nodes[i].name : "");
-            return s;
+    if (training && g->cur_n != g->batch) MIA_TRY(alloc_activations(g, g->cur_n));
+    g->x = x; /* after alloc_activations, which clears it */
+    if (training) {
+        g->planned_eval = false;
+        for (int i = 0; i < g->n_nodes; i++) {
+            mia_node *n = &g->nodes[i];
+            n->y = n->live && i != g->input ? F(n->out) : NULL;
         }
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (!g->nodes[i].live) continue;
+            mia_status s = forward_node(g, i, true, dropout_seed);
+            if (s != MIA_OK) {
+                mia__error_prefix("forward of node %d '%s'", i,
+                                  g->nodes[i].name ? g->nodes[i].name : "");
+                return s;
+            }
+        }
+    } else {
+        MIA_TRY(forward_eval(g));
     }
     g->train_state = training;
     g->last_seed = dropout_seed;
     g->last_dropout = training && !g->dropout_off;
-    *out = g->nodes[g->output].out ? g->nodes[g->output].out : x;
+    if (g->output == g->input) *out = x;
+    else *out = training ? g->nodes[g->output].out : g->eval_out;
     return MIA_OK;
 }
 
@@ -480,16 +728,22 @@ mia_status mia_graph_backward(mia_graph *g, const mia_tensor *dlogits)
     const mia_node *on = &g->nodes[g->output];
     MIA_CHECK_ARG(dlogits->be == g->be && dlogits->dtype == MIA_DTYPE_F32,
                   "dlogits must be f32 on the graph's backend");
-    MIA_CHECK_ARG(dlogits->numel == g->batch * on->numel && dlogits->shape[0] == g->batch,
+    MIA_CHECK_ARG(dlogits->numel == g->cur_n * on->numel && dlogits->shape[0] == g->cur_n,
                   "dlogits has %lld elements, the output [%lld x %lld] needs %lld",
-                  (long long)dlogits->numel, (long long)g->batch, (long long)on->numel,
-                  (long long)(g->batch * on->numel));
+                  (long long)dlogits->numel, (long long)g->cur_n, (long long)on->numel,
+                  (long long)(g->cur_n * on->numel));
     if (g->output == g->input) return MIA_OK;
     MIA_TRY(alloc_grads(g));
-    for (int i = 0; i < g->n_nodes; i++) g->nodes[i].grad_set = false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        g->nodes[i].grad_set = false;
+        g->nodes[i].dy = NULL;
+        g->nodes[i].gslot = -1;
+    }
+    for (int i = 0; i < g->grad_pool.n; i++) g->grad_pool.s[i].refs = 0;
     mia_node *o = &g->nodes[g->output];
     if (!o->needs_grad) return MIA_OK;
-    MIA_TRY(mia__memcpy_dd(g->be, F(o->grad), F(dlogits), act_bytes(g, o)));
+    MIA_TRY(grad_buf(g, o));
+    MIA_TRY(mia__memcpy_dd(g->be, o->dy, F(dlogits), act_bytes(g, o)));
     o->grad_set = true;
     for (int i = g->output; i >= 0; i--) {
         mia_node *n = &g->nodes[i];
@@ -499,6 +753,9 @@ mia_status mia_graph_backward(mia_graph *g, const mia_tensor *dlogits)
             mia__error_prefix("backward of node %d '%s'", i, n->name ? n->name : "");
             return s;
         }
+        pool_release(&g->grad_pool, n->gslot); /* its gradient is consumed */
+        n->gslot = -1;
+        n->dy = NULL;
     }
     return MIA_OK;
 }

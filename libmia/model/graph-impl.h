@@ -53,7 +53,27 @@ typedef struct mia_node {
     mia_tensor *save_mean, *save_var; /* BN batch statistics */
     bool grad_set;        /* grad written in the current backward */
     int64_t nbt;          /* BN num_batches_tracked mirror (host) */
+    /* execution (graph-exec.c) */
+    float *y;             /* data of this node's activation in the current forward */
+    float *dy;            /* data of this node's gradient in the current backward */
+    int slot, gslot;      /* activation / gradient pool slot, -1 none */
+    int last_use;         /* eval plan: last node reading this activation (INT_MAX: output) */
+    int fold_into;        /* conv folded into the following BN in eval forwards, else -1 */
+    int fold_from;        /* BN: the conv folded into it in eval forwards, else -1 */
+    mia_tensor *fold_w, *fold_b, *fold_s; /* BN with fold_from: folded weight, bias, scale */
 } mia_node;
+
+/* A reusable buffer of the activation (eval) or gradient (backward) pools. */
+typedef struct mia_slot {
+    mia_tensor *t;
+    int64_t cap;  /* elements */
+    int refs;     /* nodes whose data lives in it; 0 = free */
+} mia_slot;
+
+typedef struct mia_pool {
+    mia_slot *s;
+    int n, cap;
+} mia_pool;
 
 typedef struct mia_gparam {
     char *name;
@@ -83,11 +103,19 @@ struct mia_graph {
     bool nbt_dirty;       /* host num_batches_tracked mirrors newer than the tensors */
     bool nbt_stale;       /* tensors may have been written by the user: re-read before use */
     bool dropout_off;     /* mia_graph_set_dropout_enabled(g, false) */
+    int64_t cur_n;        /* batch of the current / last forward */
+    bool planned_eval;    /* the last forward was an eval forward on pooled buffers */
+    bool fold_ready;      /* conv->BN folding pairs computed */
+    mia_pool act_pool;    /* eval activations, reused by liveness */
+    mia_pool grad_pool;   /* backward gradients, reused by liveness */
+    mia_tensor *eval_out; /* output of eval forwards */
     bool last_dropout;    /* dropout was active in the last forward */
 };
 
 /* Shape-only graph: builders record shapes and parameter names but allocate no tensors. */
 MIA_PRIVATE mia_status mia__graph_create_dry(mia_graph **out);
+/* Free the eval activation and gradient pools. */
+MIA_PRIVATE void mia__graph_free_pools(mia_graph *g);
 /* Write pending num_batches_tracked mirrors into their tensors. */
 MIA_PRIVATE mia_status mia__graph_sync_buffers(mia_graph *g);
 

@@ -42,8 +42,14 @@ static void free_activations(mia_graph *g)
         mia_tensor_free(n->grad);
         mia_tensor_free(n->save_mean);
         mia_tensor_free(n->save_var);
+        mia_tensor_free(n->fold_w);
+        mia_tensor_free(n->fold_b);
+        mia_tensor_free(n->fold_s);
         n->out = n->grad = n->save_mean = n->save_var = NULL;
+        n->fold_w = n->fold_b = n->fold_s = NULL;
+        n->y = n->dy = NULL;
     }
+    mia__graph_free_pools(g);
     mia_tensor_free(g->scratch);
     g->scratch = NULL;
     g->scratch_numel = 0;
@@ -68,6 +74,20 @@ void mia_graph_free(mia_graph *g)
 }
 
 mia_backend *mia_graph_backend(const mia_graph *g) { return g ? g->be : NULL; }
+
+/* Free the pooled eval activations and gradients. */
+void mia__graph_free_pools(mia_graph *g)
+{
+    mia_pool *pools[2] = {&g->act_pool, &g->grad_pool};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < pools[k]->n; i++) mia_tensor_free(pools[k]->s[i].t);
+        mia__free(pools[k]->s);
+        memset(pools[k], 0, sizeof *pools[k]);
+    }
+    mia_tensor_free(g->eval_out);
+    g->eval_out = NULL;
+    g->planned_eval = false;
+}
 
 /* Used by graph-exec.c when N changes. */
 MIA_PRIVATE void mia__graph_free_activations(mia_graph *g);
@@ -116,6 +136,7 @@ static mia_status push_node(mia_graph *g, node_op op, const char *name, int *id)
     memset(n, 0, sizeof *n);
     n->op = op;
     n->in[0] = n->in[1] = -1;
+    n->slot = n->gslot = n->fold_into = n->fold_from = -1;
     if (name) {
         n->name = mia__strdup(name);
         if (!n->name) return MIA_ERROR(MIA_ERR_NOMEM, "out of memory copying node name");
@@ -612,7 +633,9 @@ int mia_graph_output(const mia_graph *g) { return g ? g->output : -1; }
 const mia_tensor *mia_graph_node_value(const mia_graph *g, int node)
 {
     if (!g || node < 0 || node >= g->n_nodes || !g->nodes[node].live) return NULL;
-    return g->nodes[node].op == OP_INPUT ? g->x : g->nodes[node].out;
+    if (g->nodes[node].op == OP_INPUT) return g->x;
+    if (g->planned_eval) return node == g->output ? g->eval_out : NULL;
+    return g->nodes[node].out;
 }
 
 int mia_graph_node_shape(const mia_graph *g, int node, int64_t shape[3])
