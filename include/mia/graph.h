@@ -177,8 +177,14 @@ MIA_API mia_status mia_graph_set_output(mia_graph *g, int node);
  * @param dropout_seed seed of the dropout masks of this forward.
  * @param[out] out borrowed output [N, <output shape>], valid until the next forward or free.
  * @return MIA_OK; MIA_ERR_INVALID (wrong shape, dtype or backend of @p x); MIA_ERR_STATE (no
- *         output set); MIA_ERR_NOMEM/MIA_ERR_DEVICE. Activations are (re)allocated when N
- *         changes and reused otherwise.
+ *         output set); MIA_ERR_NOMEM/MIA_ERR_DEVICE. Training activations are (re)allocated
+ *         when N changes and reused otherwise.
+ * @note Eval forwards fold each conv followed only by a batchnorm into one conv (weights and
+ *       bias rescaled from the current running statistics, recomputed at every eval forward)
+ *       and keep their activations in a pool of buffers reused as soon as their last reader has
+ *       run, so only the output survives them (mia_graph_node_value() is NULL for the other
+ *       nodes). Training forwards keep every activation for the backward, which takes its
+ *       gradient buffers from a pool reused the same way.
  */
 MIA_API mia_status mia_graph_forward(mia_graph *g, const mia_tensor *x, bool training,
                                      uint64_t dropout_seed, const mia_tensor **out);
@@ -222,7 +228,8 @@ MIA_API int mia_graph_node_count(const mia_graph *g);
 MIA_API int mia_graph_output(const mia_graph *g);
 
 /** Borrowed: the activation of node @p node from the last forward ([N, <node shape>]), NULL
- *  before the first forward, for an unknown id or for a node that was not run. */
+ *  before the first forward, for an unknown id, for a node that was not run, and after an eval
+ *  forward for every node but the input and the output (their buffers were reused). */
 MIA_API const mia_tensor *mia_graph_node_value(const mia_graph *g, int node);
 
 /** Per-sample shape of node @p node: writes up to 3 dims to @p shape; returns ndim (0 for an
