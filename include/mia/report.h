@@ -128,6 +128,16 @@ MIA_API mia_status mia_report_write_roc_svg(const mia_report *rep, mia_attack_ki
 MIA_API mia_status mia_report_write_hist_svg(const mia_report *rep, mia_attack_kind kind,
                                              const char *path);
 
+/** SHA-256 of @p n bytes at @p data as 64 lower-case hex digits + NUL (e.g. a config hash).
+ *  Thread-safe. */
+MIA_API void mia_report_sha256_hex(const void *data, size_t n, char out[65]);
+
+/**
+ * @brief SHA-256 of the file at @p path (e.g. a model file for the provenance).
+ * @return MIA_OK; MIA_ERR_INVALID (NULL); MIA_ERR_IO (names the path). Thread-safe.
+ */
+MIA_API mia_status mia_report_file_sha256(const char *path, char out[65]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -140,3 +140,22 @@ mia_status mia_report_write_json(const mia_report *rep, const char *path)
     free(text); /* jansson allocates with malloc */
     return s;
 }
+
+void mia_report_sha256_hex(const void *data, size_t n, char out[65])
+{
+    uint8_t d[32];
+    mia__sha256(data, n, d);
+    mia__sha256_hex(d, out);
+}
+
+mia_status mia_report_file_sha256(const char *path, char out[65])
+{
+    mia__error_begin();
+    if (out) out[0] = '\0';
+    MIA_CHECK_ARG(path != NULL, "path: NULL");
+    MIA_CHECK_ARG(out != NULL, "out: NULL");
+    uint8_t d[32];
+    MIA_TRY(mia__sha256_file(path, d));
+    mia__sha256_hex(d, out);
+    return MIA_OK;
+}
