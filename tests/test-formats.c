@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "mia-internal.h"
+#include "data/data-internal.h"
 #if MIA_HAVE_MATIO
 #include <matio.h>
 #endif
@@ -98,6 +99,71 @@ static void test_formats__idx_plain_and_gz(void **state)
     assert_int_equal(mia_dataset_label(d, 1), -1);
     assert_memory_equal(mia_dataset_pixels(d, 1), px + 60, 60);
     mia_dataset_free(d);
+}
+
+/* gzip bytes of `data` (one member) through zlib's deflate with a gzip wrapper */
+static size_t gz_member(uint8_t *dst, size_t cap, const uint8_t *data, size_t n)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) abort();
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)n;
+    z.next_out = dst;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) abort();
+    size_t k = cap - z.avail_out;
+    deflateEnd(&z);
+    return k;
+}
+
+static void test_formats__idx_gz_trailing_data_and_members(void **state)
+{
+    (void)state;
+    make_idx(tpath("t.idx"), tpath("tl.idx"), 0);
+    size_t raw_n;
+    uint8_t *raw = read_bytes(tpath("t.idx"), &raw_n);
+    static uint8_t gz[8192];
+    /* two members (header+first half, rest) are one valid gzip file: same data */
+    size_t h = raw_n / 2;
+    size_t n1 = gz_member(gz, sizeof gz, raw, h);
+    size_t n2 = gz_member(gz + n1, sizeof gz - n1, raw + h, raw_n - h);
+    write_bytes(tpath("m.idx.gz"), gz, n1 + n2);
+    mia_dataset *d = NULL;
+    assert_int_equal(mia_dataset_load_idx(&d, tpath("m.idx.gz"), NULL, NULL), MIA_OK);
+    for (int i = 0; i < IN; i++)
+        assert_memory_equal(mia_dataset_pixels(d, i), g_img + i * IH * IW, IH * IW);
+    mia_dataset_free(d);
+    /* one appended byte after the last member: rejected with file and offset */
+    size_t n = gz_member(gz, sizeof gz, raw, raw_n);
+    char off[32];
+    snprintf(off, sizeof off, "offset %zu", n);
+    for (int junk = 0; junk < 3; junk++) {
+        static const uint8_t tails[3][3] = {{0x00}, {0x1f}, {0x1f, 0x8b, 0x08}};
+        static const size_t tail_n[3] = {1, 1, 3};
+        memcpy(gz + n, tails[junk], tail_n[junk]);
+        write_bytes(tpath("j.idx.gz"), gz, n + tail_n[junk]);
+        d = (mia_dataset *)1;
+        mia_status st = mia_dataset_load_idx(&d, tpath("j.idx.gz"), NULL, NULL);
+        assert_int_equal(st, MIA_ERR_FORMAT);
+        assert_non_null(strstr(mia_last_error(), tpath("j.idx.gz")));
+        if (junk < 2) { /* not a gzip member at all */
+            assert_non_null(strstr(mia_last_error(), "trailing data after the final gzip member"));
+            assert_non_null(strstr(mia_last_error(), off));
+        } else { /* a second member that is not valid (truncated header) */
+            assert_non_null(strstr(mia_last_error(), "gzip"));
+        }
+        assert_null(d);
+    }
+    /* a second member whose data is corrupt */
+    size_t m2 = gz_member(gz + n, sizeof gz - n, raw, 16);
+    gz[n + 12] ^= 0xff;
+    write_bytes(tpath("c2.idx.gz"), gz, n + m2);
+    d = (mia_dataset *)1;
+    assert_int_equal(mia_dataset_load_idx(&d, tpath("c2.idx.gz"), NULL, NULL), MIA_ERR_FORMAT);
+    assert_non_null(strstr(mia_last_error(), "c2.idx.gz"));
+    assert_null(d);
+    free(raw);
 }
 
 static const char *g_trunc_path;
@@ -381,6 +447,55 @@ static void test_formats__cifar_bad_records_and_truncation(void **state)
     ASSERT_FAILS(load_c10, MIA_ERR_FORMAT, "test_batch.bin");
 }
 
+static void test_formats__memory_entry_points(void **state)
+{
+    (void)state;
+    make_idx(tpath("mi.idx.gz"), tpath("ml.idx.gz"), 1);
+    size_t ni, nl;
+    uint8_t *bi = read_bytes(tpath("mi.idx.gz"), &ni), *bl = read_bytes(tpath("ml.idx.gz"), &nl);
+    mia_dataset *d = NULL;
+    assert_int_equal(mia__idx_load_mem(&d, bi, ni, "img", bl, nl, "lab", NULL), MIA_OK);
+    check_idx_ds(d);
+    mia_dataset_free(d);
+    for (size_t cut = 0; cut < ni; cut += 7) {
+        d = (mia_dataset *)1;
+        assert_int_equal(mia__idx_load_mem(&d, bi, cut, "img-cut", bl, nl, "lab", NULL),
+                         MIA_ERR_FORMAT);
+        assert_non_null(strstr(mia_last_error(), "img-cut"));
+        assert_null(d);
+    }
+    free(bi);
+    free(bl);
+    /* CIFAR-10 test batch inside a tar.gz held in memory, and raw records */
+    make_cifar10();
+    tar_item it = {"cifar-10-batches-bin/test_batch.bin", g_c10[5], sizeof g_c10[5], 'f', NULL};
+    write_tar(tpath("m.tar.gz"), &it, 1, 1);
+    size_t nt;
+    uint8_t *bt = read_bytes(tpath("m.tar.gz"), &nt);
+    assert_int_equal(mia__cifar_load_mem(&d, 10, MIA_DATA_TEST, bt, nt, "c10.tgz", NULL), MIA_OK);
+    assert_int_equal(mia_dataset_n(d), CR);
+    for (int r = 0; r < CR; r++) {
+        assert_int_equal(mia_dataset_label(d, r), g_c10[5][r * 3073]);
+        assert_memory_equal(mia_dataset_pixels(d, r), g_c10[5] + r * 3073 + 1, 3072);
+    }
+    mia_dataset_free(d);
+    d = (mia_dataset *)1;
+    assert_int_equal(mia__cifar_load_mem(&d, 10, MIA_DATA_TRAIN, bt, nt, "c10.tgz", NULL),
+                     MIA_ERR_FORMAT);
+    assert_non_null(strstr(mia_last_error(), "data_batch_1.bin"));
+    assert_null(d);
+    free(bt);
+    assert_int_equal(mia__cifar_records_mem(&d, 10, g_c10[0], sizeof g_c10[0], "recs", NULL),
+                     MIA_OK);
+    assert_memory_equal(mia_dataset_pixels(d, 1), g_c10[0] + 3073 + 1, 3072);
+    mia_dataset_free(d);
+    d = (mia_dataset *)1;
+    assert_int_equal(mia__cifar_records_mem(&d, 10, g_c10[0], 3073 + 5, "recs", NULL),
+                     MIA_ERR_FORMAT);
+    assert_non_null(strstr(mia_last_error(), "recs"));
+    assert_null(d);
+}
+
 static void test_formats__tar_unsafe_entries_rejected(void **state)
 {
     (void)state;
@@ -503,10 +618,21 @@ static void test_formats__svhn_mat(void **state)
                     assert_int_equal(px[(c * 32 + r) * 32 + col],
                                      x[r + 32 * (col + 32 * (c + 3 * i))]);
     }
+    char h1[65], h2[65];
+    mia_dataset_hash_hex(d, h1);
     mia_dataset_free(d);
     /* truncations fail cleanly and name the file */
     size_t n;
     uint8_t *full = read_bytes(p, &n);
+    /* the same bytes from memory (memfd, nothing on disk) */
+    assert_int_equal(mia__svhn_load_mem(&d, full, n, "svhn-mem", NULL), MIA_OK);
+    mia_dataset_hash_hex(d, h2);
+    assert_string_equal(h1, h2);
+    mia_dataset_free(d);
+    d = (mia_dataset *)1;
+    assert_int_not_equal(mia__svhn_load_mem(&d, full, n / 2, "svhn-mem", NULL), MIA_OK);
+    assert_non_null(strstr(mia_last_error(), "svhn-mem"));
+    assert_null(d);
     const char *cut = tpath("cut.mat");
     for (int k = 0; k < 16; k++) {
         write_bytes(cut, full, n * (size_t)k / 16);
@@ -578,9 +704,11 @@ int main(void)
         cmocka_unit_test(test_formats__idx_huge_header_fails_fast),
         cmocka_unit_test(test_formats__idx_gzip_bomb),
         cmocka_unit_test(test_formats__idx_label_mismatch),
+        cmocka_unit_test(test_formats__idx_gz_trailing_data_and_members),
         cmocka_unit_test(test_formats__cifar10_tar_gz_and_dir),
         cmocka_unit_test(test_formats__cifar100_fine_and_coarse),
         cmocka_unit_test(test_formats__cifar_bad_records_and_truncation),
+        cmocka_unit_test(test_formats__memory_entry_points),
         cmocka_unit_test(test_formats__tar_unsafe_entries_rejected),
         cmocka_unit_test(test_formats__tar_gzip_bomb_hits_cap),
         cmocka_unit_test(test_formats__stl10_column_major),
