@@ -154,6 +154,12 @@ void mia__exp_pyfloat(double v, char *buf, size_t n)
         snprintf(buf, n, "%.*g", p, v);
         if (strtod(buf, NULL) == v) break;
     }
+    double a = fabs(v);
+    if (strpbrk(buf, "eE") && a >= 1e-4 && a < 1e16) /* Python keeps fixed notation here */
+        for (int d = 0; d <= 20; d++) {
+            snprintf(buf, n, "%.*f", d, v);
+            if (strtod(buf, NULL) == v) break;
+        }
     if (!strpbrk(buf, ".eEn")) {
         size_t l = strlen(buf);
         if (l + 3 <= n) memcpy(buf + l, ".0", 3);
@@ -675,7 +681,7 @@ mia_status mia_experiment_config_load(mia_experiment_config **out, const char *p
     if (slash) *slash = '\0';
     else strcpy(dir, ".");
     mia_status st = mia_experiment_config_parse(out, text, dir);
-    if (st != MIA_OK) mia__error_prefix("%s: ", path);
+    if (st != MIA_OK) mia__error_prefix("%s", path);
     mia__free(dir);
     mia__free(text);
     return st;

@@ -82,7 +82,7 @@ static mia_status check_manifest(mia__sbuf *b, int64_t *bad, const mia_experimen
     mia_manifest_report *rep = NULL;
     mia_status st = mia_manifest_verify(&rep, mpath_name, dir);
     if (st != MIA_OK) {
-        mia__error_prefix("manifest '%s': ", manifest);
+        mia__error_prefix("manifest '%s'", manifest);
         mia__free(mpath_name);
         mia__free(dir);
         return st;

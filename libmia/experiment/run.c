@@ -186,7 +186,7 @@ static mia_status load_spec(mia_dataset **out, const char *spec_raw, const runct
     } else {
         st = mia_dataset_load(out, spec, NULL);
     }
-    if (st != MIA_OK) mia__error_prefix("loading '%s': ", spec);
+    if (st != MIA_OK) mia__error_prefix("loading '%s'", spec);
     mia__free(spec);
     return st;
 }
@@ -437,7 +437,7 @@ static mia_status train_one(runctx *x, int v, int role, int which, int total)
         }
         if (st == MIA_OK) st = mia_model_save(m, path);
         mia__free(ckdir);
-        if (st != MIA_OK) mia__error_prefix("training the %s: ", what);
+        if (st != MIA_OK) mia__error_prefix("training the %s", what);
     }
     if (st == MIA_OK) {
         uint8_t dg[32];
@@ -498,7 +498,7 @@ static mia_status stage_calibrate(runctx *x)
                 snprintf(x->label, sizeof x->label, "calibrate: %s", what);
                 mia_status st = mia_calibrated_llla(&x->cal[v][role], base, &lo);
                 if (st != MIA_OK) {
-                    mia__error_prefix("LLLA of the %s: ", what);
+                    mia__error_prefix("LLLA of the %s", what);
                     return st;
                 }
             }
@@ -770,7 +770,7 @@ static mia_status attack_variant(runctx *x, int v)
     for (int a = 0; a < c->n_attacks; a++) {
         s = mia_attack_fit(&atk[a], c->attacks[a], &sm, &sn, &ao);
         if (s != MIA_OK) {
-            mia__error_prefix("%s, %s: ", var->name, mia_attack_kind_name(c->attacks[a]));
+            mia__error_prefix("%s, %s", var->name, mia_attack_kind_name(c->attacks[a]));
             goto done;
         }
     }
@@ -1050,7 +1050,7 @@ static mia_status run(runctx *x)
             mia__log(MIA_LOG_WARN, "experiment: fakes stage skipped: %s", mia_last_error());
             fakes = NULL;
         } else if (s != MIA_OK) {
-            mia__error_prefix("fakes: ");
+            mia__error_prefix("fakes");
             return s;
         }
         MIA_TRY(progress(x, "fakes ready", 1, 1));
@@ -1108,7 +1108,7 @@ mia_status mia_experiment_run(mia_experiment_result **out, const mia_experiment_
         x.r->dir = x.dir;
         x.dir = NULL;
     } else if (x.stage >= 0 && x.stage < N_STAGES) {
-        mia__error_prefix("stage '%s': ", stage_names[x.stage]);
+        mia__error_prefix("stage '%s'", stage_names[x.stage]);
     }
     for (int v = 0; s == MIA_OK && v < x.r->n_variants; v++)
         for (int a = 0; a < MIA_ATTACK_KIND_COUNT; a++) {
