@@ -94,7 +94,7 @@ static inline char *tt_tmpdir(void)
 
 static inline void tt_rmrf(const char *dir)
 {
-    char cmd[600];
+    char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", dir);
 }
