@@ -53,7 +53,7 @@ def main():
     if a.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    times = []
+    times, ctimes = [], []
     if train:
         model.train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -65,7 +65,7 @@ def main():
             start = time.perf_counter()
         if step >= a.warmup and len(times) >= a.min_steps and time.perf_counter() - start >= a.seconds:
             break
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if train:
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x), y)
@@ -74,9 +74,10 @@ def main():
         else:
             with torch.inference_mode():
                 model(x)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if step >= a.warmup:
             times.append(dt)
+            ctimes.append(dc)
         step += 1
     times.sort()
     n = len(times)
@@ -86,6 +87,9 @@ def main():
           (torch.__version__, int(a.channels_last), os.environ.get("ATEN_CPU_CAPABILITY", "default")))
     print("steps=%d\nmedian_step_s=%.6f\nimages_per_s=%.2f" % (n, med, batch / med))
     print("peak_rss_mib=%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+    ctimes.sort()
+    medc = ctimes[n // 2] if n % 2 else 0.5 * (ctimes[n // 2 - 1] + ctimes[n // 2])
+    print("median_step_cpu_s=%.6f\nimages_per_cpu_s=%.2f" % (medc, batch / medc))
     return 0
 
 

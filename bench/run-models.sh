@@ -6,7 +6,7 @@
 # where other processes took more than MAXLOAD of the machine is marked contaminated and left out
 # of the medians. Prints per pass and median images/s, ratio libmia/PyTorch and peak RSS (MiB).
 #   bench/run-models.sh [path/to/bench-models]
-#   env: PASSES=3 THREADS=2 SECONDS_PER_RUN=3 MAXLOAD=0.10 CONFIGS="resnet18_cifar:train:64 ..."
+#   env: METRIC=images_per_s PASSES=3 THREADS=2 SECONDS_PER_RUN=3 MAXLOAD=0.10 CONFIGS="resnet18_cifar:train:64 ..."
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bench=${1:-}
@@ -18,6 +18,9 @@ PASSES=${PASSES:-3}
 THREADS=${THREADS:-2}
 SECS=${SECONDS_PER_RUN:-3}
 MAXLOAD=${MAXLOAD:-0.10}
+# METRIC=images_per_s (wall clock, the goal's figure) or images_per_cpu_s (images per CPU-second
+# of the process: far less sensitive to other tenants; meaningful at THREADS=1)
+METRIC=${METRIC:-images_per_s}
 CONFIGS=${CONFIGS:-"resnet18_cifar:train:64 resnet18_cifar:infer:256 salem_cnn:train:64 salem_cnn:infer:256 efficientnet_b0_cifar:train:64 efficientnet_b0_cifar:infer:256 resnet50:train:16 resnet50:infer:16"}
 PY=/usr/bin/python3
 "$PY" -c 'import torch' 2>/dev/null || { echo "run-models.sh: python3-torch missing (apt-get install python3-torch)" >&2; exit 2; }
@@ -35,7 +38,7 @@ run_one() {
 }
 get() { sed -n "s/^$1=//p" "$2" | head -n1; }
 med() { sort -g | awk '{v[NR]=$1} END{if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
-printf '# %s threads=%s passes=%s seconds/run=%s maxload=%s loadavg: %s\n' "$(date -u +%FT%TZ)" "$THREADS" "$PASSES" "$SECS" "$MAXLOAD" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '# metric=%s %s threads=%s passes=%s seconds/run=%s maxload=%s loadavg: %s\n' "$METRIC" "$(date -u +%FT%TZ)" "$THREADS" "$PASSES" "$SECS" "$MAXLOAD" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-22s %-5s %5s %4s %10s %10s %10s %7s %8s %8s  %s\n' arch mode batch pass "libmia" "torch" "torch_cl" ratio "rss_mia" "rss_pt" note
 for cfg in $CONFIGS; do
   arch=${cfg%%:*}; r=${cfg#*:}; mode=${r%%:*}; batch=${r#*:}
@@ -47,7 +50,7 @@ for cfg in $CONFIGS; do
     la=$(run_one a "$bench" $common)
     lb=$(run_one b "$PY" "$here/models_peer.py" $common)
     lc=$(run_one c "$PY" "$here/models_peer.py" $common --channels-last)
-    ia=$(get images_per_s "$tmp/a.out"); ib=$(get images_per_s "$tmp/b.out"); ic=$(get images_per_s "$tmp/c.out")
+    ia=$(get $METRIC "$tmp/a.out"); ib=$(get $METRIC "$tmp/b.out"); ic=$(get $METRIC "$tmp/c.out")
     best=$(awk -v b="$ib" -v c="$ic" 'BEGIN{print (c>b)?c:b}')
     rb=$(awk -v b="$ib" -v c="$ic" -v rb="$(get peak_rss_mib "$tmp/b.out")" -v rc="$(get peak_rss_mib "$tmp/c.out")" 'BEGIN{print (c>b)?rc:rb}')
     ra=$(get peak_rss_mib "$tmp/a.out")
