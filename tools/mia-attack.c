@@ -469,9 +469,14 @@ static bool split_named(const char *opt, const char *arg, const char **name, con
         tool_usage_error("%s: at most %d non-member sets", opt, MAX_SETS);
         return false;
     }
+    static char names[2 * MAX_SETS][128]; /* the names outlive main's use of them */
+    static int used = 0;
     size_t nl = (size_t)(eq - arg);
-    char *nm = malloc(nl + 1);
-    if (!nm) return false;
+    if (nl >= sizeof names[0] || used >= 2 * MAX_SETS) {
+        tool_usage_error("%s: set name too long or too many sets", opt);
+        return false;
+    }
+    char *nm = names[used++];
     memcpy(nm, arg, nl);
     nm[nl] = '\0';
     name[*count] = nm;
@@ -849,8 +854,6 @@ done:
     free_set(&sm);
     free_set(&sn);
     for (int i = 0; i < MAX_SETS; i++) free_set(&nm[i]);
-    for (int i = 0; i < c.n_nm; i++) free((void *)c.nm_name[i]);
-    for (int i = 0; i < c.n_nms; i++) free((void *)c.nms_name[i]);
     mia_model_free(target);
     mia_model_free(shadow);
     mia_backend_free(be);
