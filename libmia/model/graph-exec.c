@@ -123,6 +123,13 @@ static void pool_release(mia_pool *p, int slot)
 static mia_status grad_buf(mia_graph *g, mia_node *n)
 {
     if (n->dy) return MIA_OK;
+    if (n->in[0] == g->input || (n->n_in > 1 && n->in[1] == g->input)) {
+        /* Nodes reading the graph input keep a dedicated gradient that stays readable after
+         * the backward (n->grad: gen/cgan.c back-propagates it to the image itself). */
+        if (!n->grad) MIA_TRY(new_act(g, n, g->batch, &n->grad));
+        n->dy = F(n->grad);
+        return MIA_OK;
+    }
     MIA_TRY(pool_acquire(g, &g->grad_pool, g->cur_n * n->numel, &n->gslot));
     n->dy = F(g->grad_pool.s[n->gslot].t);
     return MIA_OK;
@@ -597,6 +604,19 @@ static mia_status forward_eval(mia_graph *g)
         for (int j = 0; j < k; j++) g->nodes[in[j]].last_use = i;
     }
     on->last_use = INT_MAX;
+    /* The output's inputs (e.g. the last layer's features) stay readable after the forward. */
+    int kin[2];
+    int nk = g->output != g->input ? eval_inputs(g, on, kin) : 0;
+    for (int j = 0; j < nk; j++) {
+        if (kin[j] == g->input) continue;
+        mia_node *kn = &g->nodes[kin[j]];
+        kn->last_use = INT_MAX;
+        if (kn->kept && mia_tensor_dim(kn->kept, 0) != g->cur_n) {
+            mia_tensor_free(kn->kept);
+            kn->kept = NULL;
+        }
+        if (!kn->kept) MIA_TRY(new_act(g, kn, g->cur_n, &kn->kept));
+    }
     for (int i = 0; i < g->act_pool.n; i++) g->act_pool.s[i].refs = 0;
     g->planned_eval = true;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -607,6 +627,8 @@ static mia_status forward_eval(mia_graph *g)
         if (n->op == OP_BN && n->fold_from >= 0) MIA_TRY(refold(g, n));
         if (i == g->output) {
             n->y = F(g->eval_out);
+        } else if (n->last_use == INT_MAX) {
+            n->y = F(n->kept);
         } else if ((n->op == OP_FLATTEN || n->op == OP_DROPOUT) && in[0] != g->input) {
             n->slot = g->nodes[in[0]].slot; /* a view: nothing writes pooled data in place */
             n->y = g->nodes[in[0]].y;

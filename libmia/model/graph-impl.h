@@ -49,7 +49,8 @@ typedef struct mia_node {
     bool needs_grad; /* a parameter lies at or upstream of this node */
     /* per batch */
     mia_tensor *out;      /* activation [N, shape] (input node: borrowed caller tensor) */
-    mia_tensor *grad;     /* dL/d out, allocated at the first backward */
+    mia_tensor *grad;     /* dL/d out of nodes reading the graph input (kept after the backward);
+                             other nodes' gradients live in g->grad_pool during the backward */
     mia_tensor *save_mean, *save_var; /* BN batch statistics */
     bool grad_set;        /* grad written in the current backward */
     int64_t nbt;          /* BN num_batches_tracked mirror (host) */
@@ -61,6 +62,7 @@ typedef struct mia_node {
     int fold_into;        /* conv folded into the following BN in eval forwards, else -1 */
     int fold_from;        /* BN: the conv folded into it in eval forwards, else -1 */
     mia_tensor *fold_w, *fold_b, *fold_s; /* BN with fold_from: folded weight, bias, scale */
+    mia_tensor *kept;     /* eval: own buffer of an input of the output node (kept readable) */
 } mia_node;
 
 /* A reusable buffer of the activation (eval) or gradient (backward) pools. */

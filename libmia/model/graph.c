@@ -1,4 +1,5 @@
 /* Graph construction and inspection. Execution lives in graph-exec.c. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,8 @@ static void free_activations(mia_graph *g)
         mia_tensor_free(n->fold_w);
         mia_tensor_free(n->fold_b);
         mia_tensor_free(n->fold_s);
+        mia_tensor_free(n->kept);
+        n->kept = NULL;
         n->out = n->grad = n->save_mean = n->save_var = NULL;
         n->fold_w = n->fold_b = n->fold_s = NULL;
         n->y = n->dy = NULL;
@@ -634,7 +637,10 @@ const mia_tensor *mia_graph_node_value(const mia_graph *g, int node)
 {
     if (!g || node < 0 || node >= g->n_nodes || !g->nodes[node].live) return NULL;
     if (g->nodes[node].op == OP_INPUT) return g->x;
-    if (g->planned_eval) return node == g->output ? g->eval_out : NULL;
+    if (g->planned_eval)
+        return node == g->output                          ? g->eval_out
+               : g->nodes[node].last_use == INT_MAX ? g->nodes[node].kept
+                                                          : NULL;
     return g->nodes[node].out;
 }
 
