@@ -24,6 +24,7 @@
 #include "calib.h"
 #include "attack.h"
 #include "report.h"
+#include "gen.h"
 #include "experiment.h"
 
 #endif
