@@ -183,8 +183,9 @@ MIA_API mia_status mia_graph_set_output(mia_graph *g, int node);
  *       bias rescaled from the current running statistics, recomputed at every eval forward)
  *       and keep their activations in a pool of buffers reused as soon as their last reader has
  *       run, so only the output survives them (mia_graph_node_value() is NULL for the other
- *       nodes). Training forwards keep every activation for the backward, which takes its
- *       gradient buffers from a pool reused the same way.
+ *       nodes). Training forwards keep every activation for the backward (a ReLU runs in place
+ *       over an input read by nobody else, which then holds the ReLU's output), and the
+ *       backward takes its gradient buffers from a pool reused the same way.
  */
 MIA_API mia_status mia_graph_forward(mia_graph *g, const mia_tensor *x, bool training,
                                      uint64_t dropout_seed, const mia_tensor **out);

@@ -41,16 +41,45 @@ static mia_status new_act(mia_graph *g, const mia_node *n, int64_t batch, mia_te
 static mia_status alloc_activations(mia_graph *g, int64_t batch)
 {
     mia__graph_free_activations(g);
+    int *uses = mia__calloc((size_t)g->n_nodes, sizeof *uses);
+    if (!uses) return MIA_ERROR(MIA_ERR_NOMEM, "out of memory planning activations");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mia_node *n = &g->nodes[i];
+        if (!n->live) continue;
+        for (int j = 0; j < n->n_in; j++) uses[n->in[j]]++;
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         mia_node *n = &g->nodes[i];
+        n->out_shared = false;
         if (!n->live || n->op == OP_INPUT) continue;
-        MIA_TRY(new_act(g, n, batch, &n->out));
+        /* ReLU (and leaky ReLU with slope >= 0) in place over an input read by nobody else
+         * whose own backward does not need its output (all but softmax): the ReLU backward
+         * takes the mask from its output, which has the sign of its input. */
+        const int p = n->in[0];
+        if (n->op == OP_ACT &&
+            (n->act == MIA_ACT_RELU || (n->act == MIA_ACT_LEAKY_RELU && n->alpha >= 0.0f)) &&
+            p != g->input && p != g->output && uses[p] == 1 && g->nodes[p].op != OP_SOFTMAX &&
+            g->nodes[p].out) {
+            n->out = g->nodes[p].out;
+            n->out_shared = true;
+            continue;
+        }
+        mia_status s = new_act(g, n, batch, &n->out);
+        if (s != MIA_OK) {
+            mia__free(uses);
+            return s;
+        }
         if (n->op == OP_BN) {
             int64_t c[1] = {n->shape[0]};
-            MIA_TRY(mia_tensor_create(&n->save_mean, g->be, MIA_DTYPE_F32, 1, c));
-            MIA_TRY(mia_tensor_create(&n->save_var, g->be, MIA_DTYPE_F32, 1, c));
+            s = mia_tensor_create(&n->save_mean, g->be, MIA_DTYPE_F32, 1, c);
+            if (s == MIA_OK) s = mia_tensor_create(&n->save_var, g->be, MIA_DTYPE_F32, 1, c);
+            if (s != MIA_OK) {
+                mia__free(uses);
+                return s;
+            }
         }
     }
+    mia__free(uses);
     g->batch = batch;
     return MIA_OK;
 }

@@ -62,6 +62,7 @@ typedef struct mia_node {
     int fold_into;        /* conv folded into the following BN in eval forwards, else -1 */
     int fold_from;        /* BN: the conv folded into it in eval forwards, else -1 */
     mia_tensor *fold_w, *fold_b, *fold_s; /* BN with fold_from: folded weight, bias, scale */
+    bool out_shared;      /* training: out is the input's tensor (in-place ReLU), not owned */
     mia_tensor *kept;     /* eval: own buffer of an input of the output node (kept readable) */
 } mia_node;
 

@@ -39,7 +39,8 @@ static void free_activations(mia_graph *g)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         mia_node *n = &g->nodes[i];
-        if (n->op != OP_INPUT) mia_tensor_free(n->out);
+        if (n->op != OP_INPUT && !n->out_shared) mia_tensor_free(n->out);
+        n->out_shared = false;
         mia_tensor_free(n->grad);
         mia_tensor_free(n->save_mean);
         mia_tensor_free(n->save_var);
