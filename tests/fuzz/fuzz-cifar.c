@@ -6,6 +6,12 @@
 #include "mia/dataset.h"
 #include "mia/status.h"
 
+/* folder mode: flags (1) + length (2) + the first record's label bytes */
+size_t fuzz_header_end(const uint8_t *data, size_t size)
+{
+    return size > 5 && !(data[0] & 2) ? 3 + ((data[0] & 1) ? 2 : 1) : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3) return 0;

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional (replay.c's corruption matrix): where the header of a valid input ends, 0 = unknown. */
+size_t fuzz_header_end(const uint8_t *data, size_t size);
 
 static char fuzz_dir_path[256];
 /* Sink for values read only so the sanitizers see the reads. */

@@ -6,6 +6,12 @@
 #include "mia/dataset.h"
 #include "mia/status.h"
 
+/* flags (1) + images length (2) + magic (4) + 4 bytes per dimension */
+size_t fuzz_header_end(const uint8_t *data, size_t size)
+{
+    return size > 7 ? 3 + 4 + 4 * (size_t)data[6] : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3) return 0;

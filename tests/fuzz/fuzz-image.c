@@ -7,6 +7,12 @@
 #include "data/image.h"
 #include "mia/status.h"
 
+/* flags (1) + PNG signature (8) + IHDR chunk (25); JPEG: unknown */
+size_t fuzz_header_end(const uint8_t *data, size_t size)
+{
+    return size > 34 && data[1] == 0x89 ? 34 : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;

@@ -9,6 +9,12 @@
 
 #define STL_IMG (3 * 96 * 96)
 
+/* flags, size delta, labels length (2) */
+size_t fuzz_header_end(const uint8_t *data, size_t size)
+{
+    return size > 4 ? 4 : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4) return 0;
