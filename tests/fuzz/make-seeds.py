@@ -402,10 +402,82 @@ def manifest():
     put("manifest", "bad-nul", b'{"files": [{"name": "a\\u0000b"}]}')
 
 
-TARGETS = {"safetensors": safetensors, "idx": idx, "cifar": cifar, "stl10": stl10, "mat": mat,
+# ---- checkpoints (ok-mlp-adam is written by the target itself: see fuzz-checkpoint.c) --------------
+def st_split(b):
+    n = struct.unpack("<Q", b[:8])[0]
+    return json.loads(b[8:8 + n]), b[8 + n:]
+
+
+def st_join(hdr, blob):
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    h += b" " * ((-len(h)) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+def checkpoint():
+    ok = open(os.path.join(HERE, "corpus", "checkpoint", "ok-mlp-adam"), "rb").read()
+    hdr, blob = st_split(ok)
+    meta = hdr["__metadata__"]
+    def variant(name, **changes):
+        h = json.loads(json.dumps(hdr))
+        for k, v in changes.items():
+            if v is None:
+                h["__metadata__"].pop(k, None)
+            else:
+                h["__metadata__"][k] = v
+        put("checkpoint", name, st_join(h, blob))
+    variant("bad-format", format="pt")
+    variant("bad-version", format_version="2")
+    variant("bad-config-hash", config_hash="other")
+    variant("bad-dataset-hash", dataset_hash="other")
+    for k in sorted(meta):
+        if k not in ("format", "format_version", "config_hash", "dataset_hash"):
+            variant("bad-missing-" + k.replace("_", "-"), **{k: None})
+            variant("bad-neg-" + k.replace("_", "-"), **{k: "-1"})
+            variant("bad-huge-" + k.replace("_", "-"), **{k: "18446744073709551615"})
+    flipped = bytearray(blob)
+    flipped[len(flipped) // 2] ^= 1
+    put("checkpoint", "bad-payload-flip", st_join(hdr, bytes(flipped)))
+    h = json.loads(json.dumps(hdr))
+    first = sorted(k for k in h if k != "__metadata__")[0]
+    del h[first]
+    put("checkpoint", "bad-missing-tensor", st_join(h, blob))
+    put("checkpoint", "bad-truncated", ok[:len(ok) // 2])
+    put("checkpoint", "bad-not-safetensors", b"hello world, not a checkpoint")
+
+
+# ---- experiment configs --------------------------------------------------------------------------
+def config():
+    cdir = os.path.join(HERE, "..", "..", "configs")
+    for f in sorted(os.listdir(cdir)):
+        if f.endswith(".json"):
+            put("config", "ok-" + f[:-5], open(os.path.join(cdir, f), "rb").read())
+    base = json.load(open(os.path.join(cdir, "fashion-mnist.json")))
+    def bad(name, mutate):
+        c = json.loads(json.dumps(base))
+        mutate(c)
+        put("config", "bad-" + name, json.dumps(c, indent=1).encode())
+    bad("unknown-key", lambda c: c.__setitem__("no_such_key", 1))
+    for k in list(base):
+        bad("missing-" + k, lambda c, k=k: c.pop(k))
+        bad("type-" + k, lambda c, k=k: c.__setitem__(k, [1, 2]))
+        if isinstance(base[k], dict):
+            for kk in list(base[k])[:6]:
+                bad("neg-%s-%s" % (k, kk), lambda c, k=k, kk=kk: c[k].__setitem__(kk, -1))
+                bad("huge-%s-%s" % (k, kk), lambda c, k=k, kk=kk: c[k].__setitem__(kk, 2**64 - 1))
+                bad("str-%s-%s" % (k, kk), lambda c, k=k, kk=kk: c[k].__setitem__(kk, "x" * 5000))
+    put("config", "bad-json", b'{"name": "x", ')
+    put("config", "bad-dup-key", b'{"name": "x", "name": "y"}')
+    put("config", "bad-deep", b"[" * 3000 + b"]" * 3000)
+    put("config", "bad-empty", b"")
+    put("config", "bad-nan", json.dumps(base).replace("0.", "NaN", 1).encode())
+
+
+TARGETS = {"checkpoint": checkpoint, "config": config, "safetensors": safetensors, "idx": idx, "cifar": cifar, "stl10": stl10, "mat": mat,
            "archive": archive, "image": image, "manifest": manifest}
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(TARGETS)
+    names = sys.argv[1:] or [t for t in TARGETS if t != "checkpoint" or os.path.exists(
+        os.path.join(HERE, "corpus", "checkpoint", "ok-mlp-adam"))]
     for n in names:
         TARGETS[n]()
