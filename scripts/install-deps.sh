@@ -8,7 +8,7 @@ set -eu
 
 BUILD="build-essential meson ninja-build pkg-config libdnnl-dev libopenblas-dev
 libjansson-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libstb-dev zlib1g-dev
-libmatio-dev libcmocka-dev dataset-fashion-mnist python3"
+libmatio-dev libcmocka-dev dataset-fashion-mnist python3 python3-numpy python3-pil"
 TESTS="python3-numpy python3-torch python3-torchvision python3-sklearn python3-pil
 librsvg2-bin libclang-rt-14-dev clang-14 valgrind"
 BENCH="python3-numpy python3-torch python3-torchvision python3-sklearn python3-pil"
