@@ -40,6 +40,15 @@ static void init_once(void)
     }
 }
 
+/* a checkpoint is a safetensors file: its header ends at 8 + N */
+size_t fuzz_header_end(const uint8_t *data, size_t size)
+{
+    if (size < 8) return 0;
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | data[i];
+    return n <= size - 8 ? (size_t)n + 8 : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init_once();
