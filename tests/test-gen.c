@@ -446,13 +446,13 @@ static void test_gen__cgan_learns_fashion_mnist(void **state)
         skip();
     }
     /* default suite: a short run with a lower bar; slow suite: the 70% bar */
-    const int64_t steps = MIA_GEN_SLOW ? 3000 : 400;
+    const int64_t steps = MIA_GEN_SLOW ? 1200 : 150;
     const double bar = MIA_GEN_SLOW ? 0.70 : 0.35;
     mia_cgan_opts o;
     mia_cgan_opts_init(&o);
     o.steps = steps;
-    o.batch_size = MIA_GEN_SLOW ? 64 : 32;
-    o.width = MIA_GEN_SLOW ? 32 : 16;
+    o.batch_size = 32;
+    o.width = 16;
     o.z_dim = 32;
     o.seed = 1;
     o.progress = quiet_progress;
@@ -461,7 +461,7 @@ static void test_gen__cgan_learns_fashion_mnist(void **state)
     double t0 = (double)time(NULL);
     assert_int_equal(mia_cgan_train(g, d), MIA_OK);
     double tgan = (double)time(NULL) - t0;
-    mia_model *clf = train_salem(d, MIA_GEN_SLOW ? 1500 : 400);
+    mia_model *clf = train_salem(d, MIA_GEN_SLOW ? 1000 : 250);
     const int per = 50;
     uint8_t *px = malloc((size_t)(10 * per * 784));
     int32_t lab[500];
