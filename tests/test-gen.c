@@ -35,6 +35,7 @@
 static const char *g_src;
 static char g_dir[256];
 static mia_backend *g_be;
+static mia_backend *g_clf_be; /* onednn when built (the ref conv is slow), else g_be */
 
 static int sh(const char *fmt, ...)
 {
@@ -329,7 +330,7 @@ static mia_model *train_salem(const mia_dataset *d, int64_t steps)
     mo.in_h = mo.in_w = 28;
     mo.seed = 3;
     mia_model *m = NULL;
-    assert_int_equal(mia_model_create(&m, g_be, "salem_cnn", &mo), MIA_OK);
+    assert_int_equal(mia_model_create(&m, g_clf_be, "salem_cnn", &mo), MIA_OK);
     mia_graph *gr = mia_model_graph(m);
     size_t np = mia_graph_param_count(gr);
     float **mm = calloc(np, sizeof *mm), **vv = calloc(np, sizeof *vv);
@@ -342,8 +343,8 @@ static mia_model *train_salem(const mia_dataset *d, int64_t steps)
     const int64_t B = 64;
     int64_t sx[4] = {B, 1, 28, 28}, sl[2] = {B, 10};
     mia_tensor *x = NULL, *dl = NULL;
-    assert_int_equal(mia_tensor_create(&x, g_be, MIA_DTYPE_F32, 4, sx), MIA_OK);
-    assert_int_equal(mia_tensor_create(&dl, g_be, MIA_DTYPE_F32, 2, sl), MIA_OK);
+    assert_int_equal(mia_tensor_create(&x, g_clf_be, MIA_DTYPE_F32, 4, sx), MIA_OK);
+    assert_int_equal(mia_tensor_create(&dl, g_clf_be, MIA_DTYPE_F32, 2, sl), MIA_OK);
     int64_t idx[64];
     int32_t lab[64];
     float loss[64];
@@ -359,7 +360,7 @@ static mia_model *train_salem(const mia_dataset *d, int64_t steps)
         mia_xent_args xa = {.rows = B, .cols = 10, .grad_scale = 1.0f / (float)B,
                             .logits = mia_tensor_host_data((mia_tensor *)lg), .labels = lab,
                             .loss = loss, .dlogits = mia_tensor_host_data(dl)};
-        assert_int_equal(mia__xent(g_be, &xa), MIA_OK);
+        assert_int_equal(mia__xent(g_clf_be, &xa), MIA_OK);
         assert_int_equal(mia_graph_backward(gr, dl), MIA_OK);
         for (size_t i = 0; i < np; i++) {
             mia_param_info pi;
@@ -369,7 +370,7 @@ static mia_model *train_salem(const mia_dataset *d, int64_t steps)
                                 .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
                                 .param = mia_tensor_host_data(pi.value), .m = mm[i], .v = vv[i],
                                 .grad = mia_tensor_host_data(pi.grad)};
-            assert_int_equal(mia__adam_step(g_be, &aa), MIA_OK);
+            assert_int_equal(mia__adam_step(g_clf_be, &aa), MIA_OK);
         }
     }
     for (size_t i = 0; i < np; i++) {
@@ -389,7 +390,7 @@ static double classify(mia_model *m, const uint8_t *px, const int32_t *labels, i
     mia_graph *gr = mia_model_graph(m);
     int64_t sx[4] = {n, 1, 28, 28};
     mia_tensor *x = NULL;
-    assert_int_equal(mia_tensor_create(&x, g_be, MIA_DTYPE_F32, 4, sx), MIA_OK);
+    assert_int_equal(mia_tensor_create(&x, g_clf_be, MIA_DTYPE_F32, 4, sx), MIA_OK);
     float *h = mia_tensor_host_data(x);
     for (int64_t k = 0; k < n * 784; k++) h[k] = (float)px[k] / 255.0f;
     const mia_tensor *lg;
@@ -573,6 +574,9 @@ int main(void)
     snprintf(g_dir, sizeof g_dir, "/tmp/mia-test-gen-XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
     if (mia_backend_create(&g_be, "ref", NULL) != MIA_OK) return 1;
+    g_clf_be = g_be;
+    if (mia_backend_available("onednn") && mia_backend_create(&g_clf_be, "onednn", NULL) != MIA_OK)
+        g_clf_be = g_be;
     if (getenv("MIA_TEST_FILTER")) cmocka_set_test_filter(getenv("MIA_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gen__stylegan2_cifar10_matches_torch),
@@ -584,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_gen__cgan_learns_fashion_mnist),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (g_clf_be != g_be) mia_backend_free(g_clf_be);
     mia_backend_free(g_be);
     sh("rm -rf '%s'", g_dir);
     return rc;
