@@ -107,6 +107,7 @@ static mia_status parse_mat(char ***files_out, int32_t **labels_out, int64_t *n_
                             const char *matpath, const char *label)
 {
     mia__matio_quiet();
+    MIA_TRY(mia__mat_precheck(matpath, label)); /* before matio allocates from the dims */
     mat_t *mat = Mat_Open(matpath, MAT_ACC_RDONLY);
     if (!mat) return MIA_ERROR(MIA_ERR_FORMAT, "%s: not a MATLAB .mat file matio can read", label);
     mia_status st = MIA_OK;

@@ -56,6 +56,7 @@ static mia_status svhn_read(mia_dataset **out, const char *matpath, const char *
 {
     const mia_dataset_load_opts o = *opts;
     mia__matio_quiet();
+    MIA_TRY(mia__mat_precheck(matpath, path)); /* before matio allocates from the dims */
     mat_t *mat = Mat_Open(matpath, MAT_ACC_RDONLY);
     if (!mat) return MIA_ERROR(MIA_ERR_FORMAT, "%s: not a MATLAB .mat file matio can read", path);
     mia_status st = MIA_OK;

@@ -1,0 +1,202 @@
+/* Structural pre-check of MATLAB v5 files before matio reads them (reliability.md B3).
+ *
+ * matio's Mat_VarReadInfo / Mat_VarRead allocate cell and struct arrays from the dims in the
+ * file without comparing them with the bytes that follow, and Mat_VarFree then walks every
+ * element: a 373-byte file claiming a 3 x 838874878 nested cell costs minutes of CPU and a
+ * 20 GB (lazily mapped) allocation (fuzz regression corpus/mat/regress-dogs-nested-cell). This
+ * walker checks, for every miMATRIX element (inflating miCOMPRESSED ones, capped), that the
+ * sub-element tags fit, dims are non-negative, and that a cell or struct array does not claim
+ * more elements than its remaining bytes can hold (each element needs at least an 8-byte tag).
+ * Numeric data sizes are left to matio (it does not allocate them before reading). Files that
+ * are not MAT v5 (e.g. v7.3 / HDF5) pass unchecked. */
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "data/mat-util.h"
+#include "io/io.h"
+
+#if MIA_HAVE_MATIO
+
+#define MI_MATRIX 14u
+#define MI_COMPRESSED 15u
+#define MX_CELL 1u
+#define MX_STRUCT 2u
+#define MAX_DEPTH 32
+#define MAX_INFLATE ((size_t)256 << 20)
+
+typedef struct {
+    int be; /* big-endian file ("MI") */
+} mctx;
+
+static uint32_t rd32(const mctx *c, const uint8_t *p)
+{
+    return c->be ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+                 : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* Next data element at *off of buf[0..len): its type, payload and the offset after it. */
+static int next_tag(const mctx *c, const uint8_t *buf, size_t len, size_t *off, uint32_t *type,
+                    const uint8_t **data, size_t *nb, int pad)
+{
+    if (len - *off < 8 || *off > len) return -1;
+    uint32_t t = rd32(c, buf + *off);
+    if (t >> 16) { /* small data element: 2-byte type and size, data in the next 4 bytes */
+        *type = t & 0xffffu;
+        *nb = t >> 16;
+        if (*nb > 4) return -1;
+        *data = buf + *off + 4;
+        *off += 8;
+        return 0;
+    }
+    *type = t;
+    *nb = rd32(c, buf + *off + 4);
+    if (*nb > len - *off - 8) return -1;
+    *data = buf + *off + 8;
+    size_t adv = 8 + *nb;
+    if (pad && (adv & 7)) adv += 8 - (adv & 7);
+    *off = adv > len - *off ? len : *off + adv;
+    return 0;
+}
+
+static int check_matrix(const mctx *c, const uint8_t *p, size_t len, int depth);
+
+/* Elements of a cell/struct array: n miMATRIX elements in p[off..len). */
+static int check_elems(const mctx *c, const uint8_t *p, size_t len, size_t off, uint64_t n,
+                       int depth)
+{
+    if (n > (len - off) / 8) return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t type;
+        const uint8_t *d;
+        size_t nb;
+        if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0 || type != MI_MATRIX) return -1;
+        if (check_matrix(c, d, nb, depth + 1) != 0) return -1;
+    }
+    return 0;
+}
+
+static int check_matrix(const mctx *c, const uint8_t *p, size_t len, int depth)
+{
+    if (depth > MAX_DEPTH) return -1;
+    if (len == 0) return 0; /* empty matrix (allowed by the format) */
+    size_t off = 0, nb;
+    uint32_t type;
+    const uint8_t *d;
+    if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0 || nb < 8) return -1; /* flags */
+    uint32_t cls = rd32(c, d) & 0xffu;
+    if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0 || nb % 4) return -1; /* dims */
+    uint64_t numel = 1;
+    for (size_t k = 0; k < nb / 4; k++) {
+        int32_t dim = (int32_t)rd32(c, d + 4 * k);
+        if (dim < 0) return -1;
+        if (dim && numel > UINT64_MAX / (uint64_t)dim) return -1;
+        numel *= (uint64_t)dim;
+    }
+    if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0) return -1; /* name */
+    if (cls == MX_CELL) return check_elems(c, p, len, off, numel, depth);
+    if (cls == MX_STRUCT) {
+        /* field-name length, then the field names, then numel * nfields matrices */
+        if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0 || nb < 4) return -1;
+        uint32_t fl = rd32(c, d);
+        if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0) return -1;
+        uint64_t nf = fl ? nb / fl : 0;
+        if (nf && numel > UINT64_MAX / nf) return -1;
+        return check_elems(c, p, len, off, numel * nf, depth);
+    }
+    return 0;
+}
+
+/* Class of the first matrix in a compressed element (inflating only its first bytes); -1 if
+ * it cannot be told. */
+static int compressed_class(const mctx *c, const uint8_t *z, size_t zn)
+{
+    uint8_t head[64];
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit(&s) != Z_OK) return -1;
+    s.next_in = (Bytef *)(uintptr_t)z;
+    s.avail_in = (uInt)(zn > UINT32_MAX ? UINT32_MAX : zn);
+    s.next_out = head;
+    s.avail_out = sizeof head;
+    (void)inflate(&s, Z_SYNC_FLUSH);
+    size_t got = sizeof head - s.avail_out;
+    inflateEnd(&s);
+    /* miMATRIX tag (8) + array-flags tag (8) + flags (4) */
+    if (got < 20 || rd32(c, head) != MI_MATRIX) return -1;
+    return (int)(rd32(c, head + 16) & 0xffu);
+}
+
+static int check_compressed(const mctx *c, const uint8_t *z, size_t zn)
+{
+    int cls = compressed_class(c, z, zn);
+    if (cls >= 0 && cls != (int)MX_CELL && cls != (int)MX_STRUCT) return 0; /* numeric: matio */
+    size_t cap = zn > MAX_INFLATE / 1100 ? MAX_INFLATE : zn * 1100 + 4096;
+    uint8_t *out = mia__malloc(cap);
+    if (!out) return -2;
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    int r = -1;
+    if (inflateInit(&s) == Z_OK) {
+        s.next_in = (Bytef *)(uintptr_t)z;
+        s.avail_in = (uInt)(zn > UINT32_MAX ? UINT32_MAX : zn);
+        s.next_out = out;
+        s.avail_out = (uInt)cap;
+        int zr = inflate(&s, Z_FINISH);
+        size_t got = cap - s.avail_out;
+        inflateEnd(&s);
+        /* a truncated stream is matio's to report; check what inflated */
+        if (zr == Z_STREAM_END || zr == Z_BUF_ERROR || zr == Z_OK || zr == Z_DATA_ERROR) {
+            size_t off = 0, nb;
+            uint32_t type;
+            const uint8_t *d;
+            r = 0;
+            while (r == 0 && got - off >= 8) {
+                if (next_tag(c, out, got, &off, &type, &d, &nb, 1) != 0) break;
+                if (type == MI_MATRIX && check_matrix(c, d, nb, 0) != 0) r = -1;
+            }
+            if (zr == Z_DATA_ERROR && got == 0) r = 0;
+        }
+    }
+    mia__free(out);
+    return r;
+}
+
+mia_status mia__mat_precheck(const char *path, const char *label)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return MIA_OK; /* matio reports the open error */
+    uint8_t hdr[128];
+    size_t hn = fread(hdr, 1, sizeof hdr, f);
+    fclose(f);
+    if (hn < 128 || hdr[124] + hdr[125] == 0) return MIA_OK; /* not v5: matio decides */
+    if (hdr[0] == 'M' && hdr[1] == 'A' && hdr[2] == 'T' && hdr[3] == 'L' && hdr[7] == '7')
+        return MIA_OK; /* v7.3 (HDF5) */
+    mctx c = {hdr[126] == 'M' && hdr[127] == 'I'};
+    if (!c.be && !(hdr[126] == 'I' && hdr[127] == 'M')) return MIA_OK;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    MIA_TRY(mia__read_file(path, (size_t)1 << 34, &buf, &len));
+    size_t off = 128, nb;
+    uint32_t type;
+    const uint8_t *d;
+    int r = 0;
+    while (r == 0 && len - off >= 8) {
+        if (next_tag(&c, buf, len, &off, &type, &d, &nb, 0) != 0) break; /* matio: truncated */
+        if (type == MI_MATRIX) {
+            r = check_matrix(&c, d, nb, 0);
+            if ((off - 128) & 7) off += 8 - ((off - 128) & 7);
+        } else if (type == MI_COMPRESSED) {
+            r = check_compressed(&c, d, nb);
+        }
+        if (off > len) off = len;
+    }
+    mia__free(buf);
+    if (r == -2) return MIA_ERROR(MIA_ERR_NOMEM, "%s: out of memory checking the .mat file", label);
+    if (r != 0)
+        return MIA_ERROR(MIA_ERR_FORMAT, "%s: corrupt .mat file: an array's dimensions or "
+                         "element tags do not fit in its data", label);
+    return MIA_OK;
+}
+
+#endif /* MIA_HAVE_MATIO */
