@@ -2,7 +2,7 @@
 # Long libFuzzer runs (B1). Builds libmia and the fuzz-* targets with clang-14
 # -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined in BUILD (default
 # build-fuzz), then runs each target named on the command line (default: all) for
-# MIA_FUZZ_SECONDS (default 600) with -jobs=2 -workers=2 -rss_limit_mb=2048, seeding from the
+# MIA_FUZZ_SECONDS (default 660) with -jobs=2 -workers=2 -rss_limit_mb=2048, seeding from the
 # committed corpus tests/fuzz/corpus/<t>/ and growing a working corpus in BUILD/fuzz-work/<t>/.
 # Logs: BUILD/fuzz-logs/<t>.log (+ fuzz-<n>.log of each job). Artifacts (crash-*, leak-*,
 # oom-*, timeout-*) land in BUILD/fuzz-artifacts/<t>/; the script prints per target the minutes,
@@ -13,7 +13,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
 BUILD=${MIA_FUZZ_BUILD:-build-fuzz}
-SECS=${MIA_FUZZ_SECONDS:-600}
+SECS=${MIA_FUZZ_SECONDS:-660}
 JOBS=${MIA_FUZZ_JOBS:-2}
 command -v clang-14 >/dev/null || { echo "run-fuzz.sh: clang-14 is missing (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
 if [ ! -f "$BUILD/build.ninja" ]; then
