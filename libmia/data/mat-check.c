@@ -35,11 +35,13 @@ static uint32_t rd32(const mctx *c, const uint8_t *p)
                  : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* Next data element at *off of buf[0..len): its type, payload and the offset after it. */
-static int next_tag(const mctx *c, const uint8_t *buf, size_t len, size_t *off, uint32_t *type,
-                    const uint8_t **data, size_t *nb, int pad)
+/* Next data element at *off of buf: the element must fit in the declared length len; its
+ * header must lie in the first avail bytes (avail <= len: what is actually in memory), and so
+ * must its data when need_data. Returns its type, payload and the offset after it. */
+static int next_tag(const mctx *c, const uint8_t *buf, size_t len, size_t avail, size_t *off,
+                    uint32_t *type, const uint8_t **data, size_t *nb, int need_data)
 {
-    if (len - *off < 8 || *off > len) return -1;
+    if (*off > avail || avail - *off < 8) return -1;
     uint32_t t = rd32(c, buf + *off);
     if (t >> 16) { /* small data element: 2-byte type and size, data in the next 4 bytes */
         *type = t & 0xffffu;
@@ -52,40 +54,43 @@ static int next_tag(const mctx *c, const uint8_t *buf, size_t len, size_t *off, 
     *type = t;
     *nb = rd32(c, buf + *off + 4);
     if (*nb > len - *off - 8) return -1;
+    if (need_data && *nb > avail - *off - 8) return -1;
     *data = buf + *off + 8;
     size_t adv = 8 + *nb;
-    if (pad && (adv & 7)) adv += 8 - (adv & 7);
+    if (adv & 7) adv += 8 - (adv & 7);
     *off = adv > len - *off ? len : *off + adv;
     return 0;
 }
 
-static int check_matrix(const mctx *c, const uint8_t *p, size_t len, int depth);
+static int check_matrix(const mctx *c, const uint8_t *p, size_t len, size_t avail, int depth);
 
-/* Elements of a cell/struct array: n miMATRIX elements in p[off..len). */
+/* Elements of a cell/struct array: n miMATRIX elements in p[off..len) (all in memory). */
 static int check_elems(const mctx *c, const uint8_t *p, size_t len, size_t off, uint64_t n,
                        int depth)
 {
-    if (n > (len - off) / 8) return -1;
+    if (off > len || n > (len - off) / 8) return -1;
     for (uint64_t i = 0; i < n; i++) {
         uint32_t type;
         const uint8_t *d;
         size_t nb;
-        if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0 || type != MI_MATRIX) return -1;
-        if (check_matrix(c, d, nb, depth + 1) != 0) return -1;
+        if (next_tag(c, p, len, len, &off, &type, &d, &nb, 1) != 0 || type != MI_MATRIX)
+            return -1;
+        if (check_matrix(c, d, nb, nb, depth + 1) != 0) return -1;
     }
     return 0;
 }
 
-static int check_matrix(const mctx *c, const uint8_t *p, size_t len, int depth)
+/* One miMATRIX payload p[0..len), of which avail bytes are in memory. */
+static int check_matrix(const mctx *c, const uint8_t *p, size_t len, size_t avail, int depth)
 {
     if (depth > MAX_DEPTH) return -1;
     if (len == 0) return 0; /* empty matrix (allowed by the format) */
     size_t off = 0, nb;
     uint32_t type;
     const uint8_t *d;
-    if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0 || nb < 8) return -1; /* flags */
+    if (next_tag(c, p, len, avail, &off, &type, &d, &nb, 1) != 0 || nb < 8) return -1; /* flags */
     uint32_t cls = rd32(c, d) & 0xffu;
-    if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0 || nb % 4) return -1; /* dims */
+    if (next_tag(c, p, len, avail, &off, &type, &d, &nb, 1) != 0 || nb % 4) return -1; /* dims */
     uint64_t numel = 1;
     for (size_t k = 0; k < nb / 4; k++) {
         int32_t dim = (int32_t)rd32(c, d + 4 * k);
@@ -93,72 +98,67 @@ static int check_matrix(const mctx *c, const uint8_t *p, size_t len, int depth)
         if (dim && numel > UINT64_MAX / (uint64_t)dim) return -1;
         numel *= (uint64_t)dim;
     }
-    if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0) return -1; /* name */
-    if (cls == MX_CELL) return check_elems(c, p, len, off, numel, depth);
+    if (next_tag(c, p, len, avail, &off, &type, &d, &nb, 1) != 0) return -1; /* name */
+    if (cls == MX_CELL) return avail < len ? -1 : check_elems(c, p, len, off, numel, depth);
     if (cls == MX_STRUCT) {
+        if (avail < len) return -1;
         /* field-name length, then the field names, then numel * nfields matrices */
-        if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0 || nb < 4) return -1;
+        if (next_tag(c, p, len, len, &off, &type, &d, &nb, 1) != 0 || nb < 4) return -1;
         uint32_t fl = rd32(c, d);
-        if (next_tag(c, p, len, &off, &type, &d, &nb, 1) != 0) return -1;
+        if (next_tag(c, p, len, len, &off, &type, &d, &nb, 1) != 0) return -1;
         uint64_t nf = fl ? nb / fl : 0;
         if (nf && numel > UINT64_MAX / nf) return -1;
         return check_elems(c, p, len, off, numel * nf, depth);
     }
+    if ((cls == 4 || (cls >= 6 && cls <= 15)) && numel > 0) {
+        /* char and numeric: matio allocates numel elements before reading the real part, which
+         * stores each element in at least one byte */
+        if (next_tag(c, p, len, avail, &off, &type, &d, &nb, 0) != 0 || numel > nb) return -1;
+    }
     return 0;
 }
 
-/* Class of the first matrix in a compressed element (inflating only its first bytes); -1 if
- * it cannot be told. */
-static int compressed_class(const mctx *c, const uint8_t *z, size_t zn)
+/* Inflate up to cap bytes of a compressed element into a new buffer (*got bytes). */
+static uint8_t *inflate_some(const uint8_t *z, size_t zn, size_t cap, size_t *got)
 {
-    uint8_t head[64];
+    uint8_t *out = mia__malloc(cap);
+    if (!out) return NULL;
     z_stream s;
     memset(&s, 0, sizeof s);
-    if (inflateInit(&s) != Z_OK) return -1;
+    *got = 0;
+    if (inflateInit(&s) != Z_OK) return out;
     s.next_in = (Bytef *)(uintptr_t)z;
     s.avail_in = (uInt)(zn > UINT32_MAX ? UINT32_MAX : zn);
-    s.next_out = head;
-    s.avail_out = sizeof head;
-    (void)inflate(&s, Z_SYNC_FLUSH);
-    size_t got = sizeof head - s.avail_out;
+    s.next_out = out;
+    s.avail_out = (uInt)cap;
+    (void)inflate(&s, Z_SYNC_FLUSH); /* a corrupt or short stream is matio's to report */
+    *got = cap - s.avail_out;
     inflateEnd(&s);
-    /* miMATRIX tag (8) + array-flags tag (8) + flags (4) */
-    if (got < 20 || rd32(c, head) != MI_MATRIX) return -1;
-    return (int)(rd32(c, head + 16) & 0xffu);
+    return out;
 }
 
+/* A compressed element: one miMATRIX once inflated. Only its headers are needed unless it is a
+ * cell or struct array, which is inflated whole (capped). */
 static int check_compressed(const mctx *c, const uint8_t *z, size_t zn)
 {
-    int cls = compressed_class(c, z, zn);
-    if (cls >= 0 && cls != (int)MX_CELL && cls != (int)MX_STRUCT) return 0; /* numeric: matio */
-    size_t cap = zn > MAX_INFLATE / 1100 ? MAX_INFLATE : zn * 1100 + 4096;
-    uint8_t *out = mia__malloc(cap);
-    if (!out) return -2;
-    z_stream s;
-    memset(&s, 0, sizeof s);
-    int r = -1;
-    if (inflateInit(&s) == Z_OK) {
-        s.next_in = (Bytef *)(uintptr_t)z;
-        s.avail_in = (uInt)(zn > UINT32_MAX ? UINT32_MAX : zn);
-        s.next_out = out;
-        s.avail_out = (uInt)cap;
-        int zr = inflate(&s, Z_FINISH);
-        size_t got = cap - s.avail_out;
-        inflateEnd(&s);
-        /* a truncated stream is matio's to report; check what inflated */
-        if (zr == Z_STREAM_END || zr == Z_BUF_ERROR || zr == Z_OK || zr == Z_DATA_ERROR) {
-            size_t off = 0, nb;
-            uint32_t type;
-            const uint8_t *d;
-            r = 0;
-            while (r == 0 && got - off >= 8) {
-                if (next_tag(c, out, got, &off, &type, &d, &nb, 1) != 0) break;
-                if (type == MI_MATRIX && check_matrix(c, d, nb, 0) != 0) r = -1;
-            }
-            if (zr == Z_DATA_ERROR && got == 0) r = 0;
+    size_t got;
+    uint8_t *head = inflate_some(z, zn, 1 << 16, &got);
+    if (!head) return -2;
+    int r = 0;
+    if (got >= 8 && rd32(c, head) == MI_MATRIX) {
+        uint64_t L = rd32(c, head + 4);
+        /* zlib cannot expand more than ~1032:1 */
+        if (L > (uint64_t)zn * 1032u + 1024u) r = -1;
+        uint32_t cls = got >= 24 ? rd32(c, head + 16) & 0xffu : 0;
+        if (r == 0 && (cls == MX_CELL || cls == MX_STRUCT) && L + 8 > got) {
+            mia__free(head);
+            if (L + 8 > MAX_INFLATE) return -1;
+            head = inflate_some(z, zn, (size_t)L + 8, &got);
+            if (!head) return -2;
         }
+        if (r == 0) r = check_matrix(c, head + 8, (size_t)L, got - 8 < L ? got - 8 : (size_t)L, 0);
     }
-    mia__free(out);
+    mia__free(head);
     return r;
 }
 
@@ -182,11 +182,15 @@ mia_status mia__mat_precheck(const char *path, const char *label)
     const uint8_t *d;
     int r = 0;
     while (r == 0 && len - off >= 8) {
-        if (next_tag(&c, buf, len, &off, &type, &d, &nb, 0) != 0) break; /* matio: truncated */
+        size_t at = off;
+        if (next_tag(&c, buf, len, len, &off, &type, &d, &nb, 1) != 0) {
+            r = -1; /* an element runs past the end: truncated */
+            break;
+        }
         if (type == MI_MATRIX) {
-            r = check_matrix(&c, d, nb, 0);
-            if ((off - 128) & 7) off += 8 - ((off - 128) & 7);
+            r = check_matrix(&c, d, nb, nb, 0);
         } else if (type == MI_COMPRESSED) {
+            off = at + 8 + nb; /* compressed elements are not padded */
             r = check_compressed(&c, d, nb);
         }
         if (off > len) off = len;
@@ -194,8 +198,8 @@ mia_status mia__mat_precheck(const char *path, const char *label)
     mia__free(buf);
     if (r == -2) return MIA_ERROR(MIA_ERR_NOMEM, "%s: out of memory checking the .mat file", label);
     if (r != 0)
-        return MIA_ERROR(MIA_ERR_FORMAT, "%s: corrupt .mat file: an array's dimensions or "
-                         "element tags do not fit in its data", label);
+        return MIA_ERROR(MIA_ERR_FORMAT, "%s: corrupt or truncated .mat file: an element "
+                         "or an array's dimensions do not fit in its data", label);
     return MIA_OK;
 }
 
