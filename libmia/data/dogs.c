@@ -210,7 +210,11 @@ mia_status mia_dogs_list_load(char ***files_out, int32_t **labels_out, int64_t *
     caps.max_entry_bytes = 64u << 20;
     caps.max_total_bytes = 256u << 20;
     caps.max_entries = 100;
-    MIA_TRY(mia__archive_foreach(lists_path, &caps, want_list, take_list, &c));
+    mia_status fs = mia__archive_foreach(lists_path, &caps, want_list, take_list, &c);
+    if (fs != MIA_OK) { /* an entry read before the error is ours to free */
+        mia__free(c.data);
+        return fs;
+    }
     if (!c.data) return MIA_ERROR(MIA_ERR_FORMAT, "%s: archive has no entry '%s'", lists_path,
                                   list_name);
     int fd = -1;

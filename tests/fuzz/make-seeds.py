@@ -287,6 +287,9 @@ def mat():
     put("mat", "bad-dogs-empty", b"\x01" + dogs_file([]))
     put("mat", "bad-dogs-tar-missing", b"\x02" + tgz([("other.mat", dogs_file(files))], compress=False))
     put("mat", "bad-dogs-truncated", b"\x01" + dogs_file(files)[:300])
+    # regression (LeakSanitizer, corruption matrix): the archive fails after the list was read
+    put("mat", "bad-dogs-tar-error-after-list", b"\x02" + tgz([("train_list.mat", dogs_file(files)),
+                                                                ("../x", b"x")], compress=False))
 
 
 # ---- archives -------------------------------------------------------------------------------------
