@@ -105,7 +105,7 @@ MIA_API mia_status mia_dataset_load_cifar(mia_dataset **out, int classes, const 
 MIA_API mia_status mia_dataset_load_stl10(mia_dataset **out, const char *dir,
                                           mia_data_split split,
                                           const mia_dataset_load_opts *opts);
-/** SVHN train_32x32.mat / test_32x32.mat (MAT v5 or v7.3 through matio). */
+/** SVHN train_32x32.mat / test_32x32.mat (MAT v5 through matio; v7.3/HDF5 is refused). */
 MIA_API mia_status mia_dataset_load_svhn(mia_dataset **out, const char *path,
                                          const mia_dataset_load_opts *opts);
 

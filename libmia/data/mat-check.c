@@ -7,8 +7,8 @@
  * walker checks, for every miMATRIX element (inflating miCOMPRESSED ones, capped), that the
  * sub-element tags fit, dims are non-negative, and that a cell or struct array does not claim
  * more elements than its remaining bytes can hold (each element needs at least an 8-byte tag).
- * Numeric data sizes are left to matio (it does not allocate them before reading). Files that
- * are not MAT v5 (e.g. v7.3 / HDF5) pass unchecked. */
+ * Char and numeric arrays must not claim more elements than their data element has bytes.
+ * Files that are not MAT v5 (v4, v7.3 / HDF5) are refused. */
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -169,11 +169,19 @@ mia_status mia__mat_precheck(const char *path, const char *label)
     uint8_t hdr[128];
     size_t hn = fread(hdr, 1, sizeof hdr, f);
     fclose(f);
-    if (hn < 128 || hdr[124] + hdr[125] == 0) return MIA_OK; /* not v5: matio decides */
-    if (hdr[0] == 'M' && hdr[1] == 'A' && hdr[2] == 'T' && hdr[3] == 'L' && hdr[7] == '7')
-        return MIA_OK; /* v7.3 (HDF5) */
-    mctx c = {hdr[126] == 'M' && hdr[127] == 'I'};
-    if (!c.be && !(hdr[126] == 'I' && hdr[127] == 'M')) return MIA_OK;
+    /* Only MAT v5 (the format of the SVHN and Stanford Dogs files, also what MATLAB's -v6 and
+     * -v7 write) is accepted: v4 files (no 128-byte header) and v7.3 (HDF5: a large parser
+     * that allocates from its headers, fuzz oom-* in HDF5) are refused before matio sees them. */
+    int le = hn == 128 && hdr[126] == 'I' && hdr[127] == 'M' && hdr[124] == 0 && hdr[125] == 1;
+    int be = hn == 128 && hdr[126] == 'M' && hdr[127] == 'I' && hdr[124] == 1 && hdr[125] == 0;
+    if (!le && !be) {
+        if (hn == 128 && (hdr[124] | hdr[125] << 8) == 0x0200 && hdr[126] == 'I')
+            return MIA_ERROR(MIA_ERR_UNSUPPORTED, "%s: MATLAB v7.3 (HDF5) .mat files are not "
+                             "supported; save it as v7 (MAT v5 format)", label);
+        return MIA_ERROR(MIA_ERR_FORMAT, "%s: not a MATLAB v5 .mat file (no v5 header: version "
+                         "and endian mark at bytes 124-127)", label);
+    }
+    mctx c = {be};
     uint8_t *buf = NULL;
     size_t len = 0;
     MIA_TRY(mia__read_file(path, (size_t)1 << 34, &buf, &len));
