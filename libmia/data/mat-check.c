@@ -156,6 +156,7 @@ static int check_compressed(const mctx *c, const uint8_t *z, size_t zn)
             head = inflate_some(z, zn, (size_t)L + 8, &got);
             if (!head) return -2;
         }
+        if (r == 0 && L < 8) r = -1; /* empty top-level matrix: see mia__mat_precheck */
         if (r == 0) r = check_matrix(c, head + 8, (size_t)L, got - 8 < L ? got - 8 : (size_t)L, 0);
     }
     mia__free(head);
@@ -196,7 +197,8 @@ mia_status mia__mat_precheck(const char *path, const char *label)
             break;
         }
         if (type == MI_MATRIX) {
-            r = check_matrix(&c, d, nb, nb, 0);
+            /* matio does not honour an empty top-level matrix: it parses the bytes after it */
+            r = nb < 8 ? -1 : check_matrix(&c, d, nb, nb, 0);
         } else if (type == MI_COMPRESSED) {
             off = at + 8 + nb; /* compressed elements are not padded */
             r = check_compressed(&c, d, nb);
