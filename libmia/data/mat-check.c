@@ -90,6 +90,9 @@ static int check_matrix(const mctx *c, const uint8_t *p, size_t len, size_t avai
     const uint8_t *d;
     if (next_tag(c, p, len, avail, &off, &type, &d, &nb, 1) != 0 || nb < 8) return -1; /* flags */
     uint32_t cls = rd32(c, d) & 0xffu;
+    /* cell, struct, char and numeric only: objects, sparse, function and opaque arrays are
+     * never needed, and matio leaks reading some of them (fuzz: regress-function-class-leak) */
+    if (!(cls == MX_CELL || cls == MX_STRUCT || cls == 4 || (cls >= 6 && cls <= 15))) return -1;
     if (next_tag(c, p, len, avail, &off, &type, &d, &nb, 1) != 0 || nb % 4) return -1; /* dims */
     uint64_t numel = 1;
     for (size_t k = 0; k < nb / 4; k++) {
