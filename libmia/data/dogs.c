@@ -128,9 +128,15 @@ static mia_status parse_mat(char ***files_out, int32_t **labels_out, int64_t *n_
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        files[i] = cell_string(Mat_VarGetCell(fl, (int)i));
+        matvar_t *cv = Mat_VarGetCell(fl, (int)i);
+        files[i] = cell_string(cv);
         if (!files[i]) {
-            st = MIA_ERROR(MIA_ERR_FORMAT, "%s: file_list{%zu} is not a string", label, i + 1);
+            if (cv && cv->class_type == MAT_C_CHAR && cv->data) /* cell_string's malloc */
+                st = MIA_ERROR(MIA_ERR_NOMEM, "%s: out of memory reading file_list{%zu}", label,
+                               i + 1);
+            else
+                st = MIA_ERROR(MIA_ERR_FORMAT, "%s: file_list{%zu} is not a string", label,
+                               i + 1);
             goto done;
         }
         const char *sl = strchr(files[i], '/');

@@ -403,17 +403,19 @@ static mia_status load_one(const char *path, mia_model *m, mia_optim_state *os,
         if (!want_hex || strcmp(hex, want_hex) != 0)
             s = MIA_ERROR(MIA_ERR_FORMAT, "checkpoint '%s': payload SHA-256 does not match", path);
     }
+    /* one staging buffer, allocated before the first upload: running out of memory must not
+     * leave the model half loaded */
+    size_t max_nb = 1;
+    for (size_t i = 0; i < n; i++)
+        if (mia_tensor_nbytes(items[i].t) > max_nb) max_nb = mia_tensor_nbytes(items[i].t);
+    void *tmp = s == MIA_OK ? mia__malloc(max_nb) : NULL;
+    if (s == MIA_OK && !tmp) s = MIA_ERROR(MIA_ERR_NOMEM, "checkpoint tensor");
     for (size_t i = 0; s == MIA_OK && i < n; i++) {
         size_t nb = mia_tensor_nbytes(items[i].t);
-        void *tmp = mia__malloc(nb ? nb : 1);
-        if (!tmp) {
-            s = MIA_ERROR(MIA_ERR_NOMEM, "checkpoint tensor");
-            break;
-        }
         memcpy(tmp, mia_safetensors_data(st, (size_t)idx[i]), nb);
         s = mia_tensor_upload(items[i].t, tmp, nb);
-        mia__free(tmp);
     }
+    mia__free(tmp);
     mia__free(idx);
     mia__free(items);
     if (s == MIA_OK) *pos = p;
