@@ -176,6 +176,28 @@ static mia_status e_st_open(void *ctx)
     return s;
 }
 
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+    size_t count; /* tensors of a clean run */
+} st_mem_ctx;
+
+static mia_status e_st_open_memory(void *ctx)
+{
+    const st_mem_ctx *c = ctx;
+    mia_safetensors *st = (mia_safetensors *)0x1;
+    mia_status s = mia_safetensors_open_memory(&st, c->data, c->len, NULL);
+    if (s == MIA_OK) {
+        if (mia_safetensors_count(st) != c->count)
+            fail_msg("safetensors_open_memory: %zu tensors, clean run %zu",
+                     mia_safetensors_count(st), c->count);
+        mia_safetensors_free(st);
+    } else if (st) {
+        fail_msg("safetensors_open_memory: *out not NULL on failure");
+    }
+    return s;
+}
+
 static mia_status e_idx(void *ctx)
 {
     const char *spec = ctx;
@@ -658,6 +680,17 @@ static void test_oom__safetensors(void **state)
     assert_int_equal(mia_safetensors_writer_write(w, p), MIA_OK);
     mia_safetensors_writer_free(w);
     g_total += parser_oom("safetensors", "mia_safetensors_open", e_st_open, p);
+    /* the committed fuzz seed with several tensors and metadata */
+    size_t n;
+    uint8_t *b = seed("safetensors", "ok-multi", &n);
+    mia_safetensors *st = NULL;
+    assert_int_equal(mia_safetensors_open_memory(&st, b, n, NULL), MIA_OK);
+    st_mem_ctx c = {b, n, mia_safetensors_count(st)};
+    mia_safetensors_free(st);
+    assert_true(c.count > 1);
+    g_total += parser_oom("safetensors", "mia_safetensors_open_memory(multi)", e_st_open_memory,
+                          &c);
+    free(b);
 }
 
 static void test_oom__dataset(void **state)
@@ -827,7 +860,8 @@ static void test_oom__stl10(void **state)
     write_in(dir, "test_X.bin", x, (size_t)xs);
     free(x);
     write_in(dir, "test_y.bin", b + 4, ny);
-    if (n - 4 > ny) write_in(dir, "class_names.txt", b + 4 + ny, n - 4 - ny);
+    bool has_names = n - 4 > ny;
+    if (has_names) write_in(dir, "class_names.txt", b + 4 + ny, n - 4 - ny);
     static ds_ctx c;
     memset(&c, 0, sizeof c);
     c.kind = 2;
@@ -836,6 +870,16 @@ static void test_oom__stl10(void **state)
     if (flags & 4) c.o.max_images = 1;
     free(b);
     g_total += parser_oom("STL-10 binary", "mia_dataset_load_stl10", e_ds, &c);
+    /* the same files as the official stl10_binary.tar.gz lays them out (GNU tar) */
+    char cmd[4096];
+    pathf(cmd, sizeof cmd,
+          "tar -C '%s' -czf '%s/stl10_binary.tar.gz' --transform 's,^,stl10_binary/,' "
+          "test_X.bin test_y.bin%s",
+          dir, g_dir, has_names ? " class_names.txt" : "");
+    assert_int_equal(system(cmd), 0);
+    c.kind = 4;
+    pathf(c.a, sizeof c.a, "stl10:%s/stl10_binary.tar.gz:test", g_dir);
+    g_total += parser_oom("STL-10 binary", "mia_dataset_load(stl10:.tar.gz)", e_ds, &c);
 }
 
 static void test_oom__mat(void **state)
