@@ -400,6 +400,88 @@ static void test_graph__errors(void **state)
     assert_int_equal(mia_backend_live_tensors(be), 0);
 }
 
+/* mia_graph_input_grad: dL/dx of a graph whose input feeds two convs (summed) and of one whose
+ * input feeds a linear, against central finite differences in the input; error paths. */
+static void test_graph__input_grad_matches_finite_differences(void **state)
+{
+    mia_backend *be = *state;
+    for (int variant = 0; variant < 2; variant++) {
+        mia_graph *g;
+        int x, a, b, y;
+        const int64_t chw[3] = {2, 5, 5}, flat[1] = {6};
+        assert_int_equal(mia_graph_create(&g, be), MIA_OK);
+        if (variant == 0) {
+            assert_int_equal(mia_graph_input(&x, g, 3, chw), MIA_OK);
+            assert_int_equal(mia_graph_conv2d(&a, g, "c3", x, 3, 3, 2, 1, 1, true), MIA_OK);
+            assert_int_equal(mia_graph_conv2d(&b, g, "c1", x, 3, 1, 2, 0, 1, false), MIA_OK);
+            assert_int_equal(mia_graph_add(&y, g, a, b), MIA_OK);
+            assert_int_equal(mia_graph_activation(&y, g, y, MIA_GRAPH_ACT_TANH, 0.0f), MIA_OK);
+            assert_int_equal(mia_graph_flatten(&y, g, y), MIA_OK);
+        } else {
+            assert_int_equal(mia_graph_input(&x, g, 1, flat), MIA_OK);
+            assert_int_equal(mia_graph_linear(&y, g, "l0", x, 4, true), MIA_OK);
+            assert_int_equal(mia_graph_activation(&y, g, y, MIA_GRAPH_ACT_TANH, 0.0f), MIA_OK);
+        }
+        assert_int_equal(mia_graph_linear(&y, g, "fc", y, 2, true), MIA_OK);
+        assert_int_equal(mia_graph_set_output(g, y), MIA_OK);
+        init_params(g, 5 + (uint64_t)variant, 0.5f);
+        const int64_t xs4[4] = {2, 2, 5, 5}, xs2[2] = {3, 6};
+        mia_tensor *xt = variant == 0 ? random_tensor(be, 4, xs4, 8) : random_tensor(be, 2, xs2, 8);
+        mia_tensor *dx;
+        assert_int_equal(mia_tensor_create(&dx, be, MIA_DTYPE_F32, mia_tensor_ndim(xt),
+                                           mia_tensor_shape(xt)), MIA_OK);
+        const mia_tensor *out;
+        assert_int_equal(mia_graph_forward(g, xt, true, 0, &out), MIA_OK);
+        ASSERT_ERR(mia_graph_input_grad(g, dx), MIA_ERR_STATE, "backward");
+        mia_tensor *w = random_tensor(be, 2, mia_tensor_shape(out), 9);
+        assert_int_equal(mia_graph_backward(g, w), MIA_OK);
+        ASSERT_ERR(mia_graph_input_grad(g, NULL), MIA_ERR_INVALID, "dx");
+        ASSERT_ERR(mia_graph_input_grad(g, w), MIA_ERR_INVALID, "dx");
+        assert_int_equal(mia_graph_input_grad(g, dx), MIA_OK);
+        float *xv = mia_tensor_host_data(xt);
+        const float *an = mia_tensor_host_data(dx), *wv = mia_tensor_host_data(w);
+        for (int64_t j = 0; j < mia_tensor_numel(xt); j++) {
+            const float h = 1e-3f;
+            float keep = xv[j];
+            xv[j] = keep + h;
+            double lp = loss_of(g, xt, wv, 0);
+            xv[j] = keep - h;
+            double lm = loss_of(g, xt, wv, 0);
+            xv[j] = keep;
+            double fd = (lp - lm) / (2.0 * (double)h);
+            if (fabs(fd - an[j]) > 2e-3 + 1e-2 * fabs(fd))
+                fail_msg("dx[%lld]: analytic %.6g, finite difference %.6g", (long long)j,
+                         (double)an[j], fd);
+        }
+        mia_tensor_free(w);
+        mia_tensor_free(dx);
+        mia_tensor_free(xt);
+        mia_graph_free(g);
+    }
+    /* a node other than conv / transposed conv / linear reading the input */
+    mia_graph *g;
+    int x, y;
+    const int64_t chw[3] = {1, 4, 4};
+    assert_int_equal(mia_graph_create(&g, be), MIA_OK);
+    assert_int_equal(mia_graph_input(&x, g, 3, chw), MIA_OK);
+    assert_int_equal(mia_graph_pool2d(&y, g, x, MIA_GRAPH_POOL_MAX, 2, 2, 0), MIA_OK);
+    assert_int_equal(mia_graph_flatten(&y, g, y), MIA_OK);
+    assert_int_equal(mia_graph_linear(&y, g, "fc", y, 2, true), MIA_OK);
+    assert_int_equal(mia_graph_set_output(g, y), MIA_OK);
+    const int64_t xs[4] = {2, 1, 4, 4};
+    mia_tensor *xt = random_tensor(be, 4, xs, 3), *dx;
+    assert_int_equal(mia_tensor_create(&dx, be, MIA_DTYPE_F32, 4, xs), MIA_OK);
+    const mia_tensor *out;
+    assert_int_equal(mia_graph_forward(g, xt, true, 0, &out), MIA_OK);
+    mia_tensor *w = random_tensor(be, 2, mia_tensor_shape(out), 9);
+    assert_int_equal(mia_graph_backward(g, w), MIA_OK);
+    ASSERT_ERR(mia_graph_input_grad(g, dx), MIA_ERR_UNSUPPORTED, "reads the input");
+    mia_tensor_free(w);
+    mia_tensor_free(dx);
+    mia_tensor_free(xt);
+    mia_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_graph__shared_node_accumulates),
         cmocka_unit_test(test_graph__training_is_deterministic),
         cmocka_unit_test(test_graph__errors),
+        cmocka_unit_test(test_graph__input_grad_matches_finite_differences),
     };
     return cmocka_run_group_tests(tests, setup_ref, teardown);
 }

@@ -203,6 +203,19 @@ MIA_API mia_status mia_graph_backward(mia_graph *g, const mia_tensor *dlogits);
 /** Set every parameter gradient to zero. @return MIA_OK or MIA_ERR_DEVICE. */
 MIA_API mia_status mia_graph_zero_grad(mia_graph *g);
 
+/**
+ * @brief Gradient of the loss w.r.t. the graph input, from the last mia_graph_backward().
+ *
+ * Call after a training forward and its backward; writes dL/dx into @p dx (caller-owned, same
+ * shape, backend and dtype f32 as the input of that forward), summing over the nodes that read
+ * the input. Supported consumers of the input: conv, transposed conv and linear nodes.
+ * @return MIA_OK; MIA_ERR_INVALID (NULL or mis-shaped @p dx, named); MIA_ERR_STATE (no backward
+ *         since the last training forward); MIA_ERR_UNSUPPORTED (another kind of node reads
+ *         the input); MIA_ERR_NOMEM/MIA_ERR_DEVICE.
+ * @note Not thread-safe on the same graph (it reads the backward's kept gradients).
+ */
+MIA_API mia_status mia_graph_input_grad(mia_graph *g, mia_tensor *dx);
+
 /* ---- inspection -------------------------------------------------------------------------- */
 
 /** Number of parameters and buffers (state_dict entries). */

@@ -748,6 +748,7 @@ mia_status mia_graph_forward(mia_graph *g, const mia_tensor *x, bool training,
         for (int i = 0; i < g->n_nodes; i++) {
             mia_node *n = &g->nodes[i];
             n->y = n->live && i != g->input ? F(n->out) : NULL;
+            n->grad_set = false; /* mia_graph_input_grad: no backward since this forward */
         }
         for (int i = 0; i < g->n_nodes; i++) {
             if (!g->nodes[i].live) continue;
@@ -818,4 +819,67 @@ mia_status mia_graph_zero_grad(mia_graph *g)
     for (size_t i = 0; i < g->n_params; i++)
         if (g->params[i].grad) MIA_TRY(mia_tensor_zero(g->params[i].grad));
     return MIA_OK;
+}
+
+mia_status mia_graph_input_grad(mia_graph *g, mia_tensor *dx)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(g, "g is NULL");
+    MIA_CHECK_ARG(dx, "dx is NULL");
+    if (!g->train_state || !g->x)
+        return MIA_ERROR(MIA_ERR_STATE, "input_grad needs a training forward and its backward");
+    MIA_CHECK_ARG(dx->be == g->be && dx->dtype == MIA_DTYPE_F32 && dx->numel == g->x->numel &&
+                      dx->shape[0] == g->cur_n,
+                  "dx must be f32 on the graph's backend with the input's shape (%lld elements)",
+                  (long long)g->x->numel);
+    bool first = true;
+    mia_tensor *tmp = NULL; /* second and later consumers of the input */
+    mia_status s = MIA_OK;
+    for (int i = 0; s == MIA_OK && i < g->n_nodes; i++) {
+        mia_node *n = &g->nodes[i];
+        if (!n->live || i == g->input) continue;
+        int uses = 0;
+        for (int j = 0; j < n->n_in; j++) uses += n->in[j] == g->input;
+        if (!uses) continue;
+        if (uses > 1 || (n->op != OP_CONV && n->op != OP_CONVT && n->op != OP_LINEAR)) {
+            s = MIA_ERROR(MIA_ERR_UNSUPPORTED, "input_grad: node %d '%s' reads the input and is "
+                          "not a conv, transposed conv or linear node", i, n->name ? n->name : "");
+            break;
+        }
+        if (!n->grad_set || !n->grad) {
+            s = MIA_ERROR(MIA_ERR_STATE, "input_grad: no backward since the last training "
+                          "forward");
+            break;
+        }
+        if (!first && !tmp) s = mia_tensor_create(&tmp, g->be, MIA_DTYPE_F32, 1, &dx->numel);
+        if (s != MIA_OK) break;
+        float *dst = first ? F(dx) : F(tmp);
+        const float *dy = F(n->grad);
+        if (n->op == OP_CONV) {
+            mia_conv2d_args a = conv_args(g, n);
+            a.dy = dy;
+            a.dx = dst;
+            s = mia__conv2d_bwd_data(g->be, &a);
+        } else if (n->op == OP_CONVT) {
+            mia_conv2d_args a = conv_args(g, n);
+            a.x = dy;
+            a.y = dst;
+            s = mia__conv2d_fwd(g->be, &a);
+        } else {
+            int64_t fin = g->nodes[g->input].numel, fout = n->shape[0];
+            mia_gemm_args d = {.m = g->cur_n, .n = fin, .k = fout, .alpha = 1.0f, .beta = 0.0f,
+                               .a = dy, .lda = fout, .b = F(pval(g, n, 0)), .ldb = fin,
+                               .c = dst, .ldc = fin};
+            s = mia__gemm(g->be, &d);
+        }
+        if (s == MIA_OK && !first) {
+            mia_binary_args a = {.count = dx->numel, .a = F(dx), .b = dst, .y = F(dx)};
+            s = mia__add(g->be, &a);
+        }
+        first = false;
+    }
+    mia_tensor_free(tmp);
+    if (s == MIA_OK && first)
+        s = MIA_ERROR(MIA_ERR_UNSUPPORTED, "input_grad: no node reads the input");
+    return s;
 }
