@@ -60,7 +60,7 @@ static mia_model *train_model(int64_t first, uint64_t seed)
     mia_train_opts to;
     mia_train_opts_init(&to);
     mia_train_opts_paper(&to, "salem_cnn");
-    to.epochs = EPOCHS;
+    to.epochs = getenv("MIA_E2E_EPOCHS") ? atoi(getenv("MIA_E2E_EPOCHS")) : EPOCHS;
     to.batch_size = 32;
     to.lr = 0.001;
     to.seed = seed;
@@ -104,7 +104,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Softmax scores of m on images [first, first + n) of d. */
+static int cmp_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* Logits of m on images [first, first + n) of d. */
 static float *scores(mia_model *m, const mia_dataset *d, int64_t first, int64_t n, int32_t *lab)
 {
     int64_t *idx = malloc((size_t)n * sizeof *idx);
@@ -112,7 +118,7 @@ static float *scores(mia_model *m, const mia_dataset *d, int64_t first, int64_t 
     mia_dataset *sub = NULL;
     assert_int_equal(mia_dataset_subset(&sub, d, idx, n), MIA_OK);
     float *p = malloc((size_t)(n * 10) * sizeof *p);
-    assert_int_equal(mia_model_predict_dataset(m, sub, MIA_PREDICT_SOFTMAX, NULL, p), MIA_OK);
+    assert_int_equal(mia_model_predict_dataset(m, sub, MIA_PREDICT_LOGITS, NULL, p), MIA_OK);
     for (int64_t i = 0; i < n; i++) lab[i] = mia_dataset_label(sub, i);
     mia_dataset_free(sub);
     free(idx);
@@ -143,14 +149,51 @@ static void test_attack_e2e__memorising_model_positive(void **state)
     float *tn = scores(g.target, g.test, N_TRAIN, N_TRAIN, ltn);
     mia_score_set m = {sm, lsm, N_TRAIN, 10}, n = {sn, lsn, N_TRAIN, 10};
     mia_score_set xm = {tm, ltm, N_TRAIN, 10}, xn = {tn, ltn, N_TRAIN, 10};
+    /* Logit inputs: features from a float64 log-softmax. For comparison (not asserted), the
+     * paper's float32 softmax (paper_exact), where most members and many non-members saturate
+     * to p = 1.0f and tie. */
+    const struct { mia_attack_kind kind; bool exact; } runs[4] = {
+        {MIA_ATTACK_THRESHOLD, true}, {MIA_ATTACK_LOSS, true}, {MIA_ATTACK_THRESHOLD, false},
+        {MIA_ATTACK_LOSS, false}};
     mia_attack *a = NULL;
-    assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_LOSS, &m, &n, NULL), MIA_OK);
     mia_attack_result *r = NULL;
-    assert_int_equal(mia_attack_evaluate(&r, a, &xm, &xn), MIA_OK);
+    for (int k = 0; k < 4; k++) {
+        mia_attack_opts o;
+        mia_attack_opts_init(&o);
+        o.input = MIA_INPUT_LOGITS;
+        o.paper_exact = runs[k].exact;
+        mia_attack_free(a);
+        mia_attack_result_free(r);
+        a = NULL;
+        r = NULL;
+        assert_int_equal(mia_attack_fit(&a, runs[k].kind, &m, &n, &o), MIA_OK);
+        assert_int_equal(mia_attack_evaluate(&r, a, &xm, &xn), MIA_OK);
+        const mia_attack_metrics *mt = mia_attack_result_metrics(r);
+        const mia_tpr_at_fpr *t1 = &mt->tpr_at_fpr[1];
+        int64_t roc_n = 0;
+        mia_attack_result_roc(r, &roc_n, NULL, NULL, NULL);
+        fprintf(stderr, "%s%s on the memorising target: AUROC %.4f, TPR@1%%FPR %.4f "
+                "[%.4f, %.4f] (fpr %.4f, %lld ROC points)\n", mia_attack_kind_name(runs[k].kind),
+                runs[k].exact ? " (paper_exact: float32 softmax)" : "", mt->auroc, t1->tpr,
+                t1->ci_low, t1->ci_high, t1->fpr, (long long)roc_n);
+    }
+    /* the last run: LOSS on full-resolution logit features */
+    {
+        const float *ls[2];
+        int64_t nl[2];
+        mia_attack_result_samples(r, true, &nl[0], &ls[0], NULL, NULL);
+        mia_attack_result_samples(r, false, &nl[1], &ls[1], NULL, NULL);
+        for (int set = 0; set < 2; set++) {
+            float v[N_TRAIN];
+            memcpy(v, ls[set], sizeof v);
+            qsort(v, N_TRAIN, sizeof *v, cmp_desc);
+            fprintf(stderr, "%s log p_y, descending: [0] %.3g [4] %.3g [9] %.3g [49] %.3g "
+                    "[249] %.3g [499] %.3g\n", set ? "non-members" : "members", (double)v[0],
+                    (double)v[4], (double)v[9], (double)v[49], (double)v[249], (double)v[499]);
+        }
+    }
     const mia_attack_metrics *mt = mia_attack_result_metrics(r);
     const mia_tpr_at_fpr *t1 = &mt->tpr_at_fpr[1];
-    fprintf(stderr, "LOSS attack on the memorising target: AUROC %.4f, TPR@1%%FPR %.4f "
-            "[%.4f, %.4f] (fpr %.4f)\n", mt->auroc, t1->tpr, t1->ci_low, t1->ci_high, t1->fpr);
     assert_true(t1->resolvable);
     assert_true(t1->fpr <= 0.01);
     if (!(t1->ci_low > 0.05 && t1->tpr > 0.1))

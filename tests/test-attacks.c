@@ -1,6 +1,7 @@
 /* Attacks: the entropy attack vs the paper's torch code (fixture) and vs its literal
  * 10,000-point scan; the LOSS attack vs a brute-force Youden oracle; B14 refusal; error paths;
  * allocation-failure injection. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,6 +186,40 @@ static float *softmax_rows(mia_rng *g, int64_t n, int64_t C, double scale, int32
     return p;
 }
 
+/* Brute-force Youden oracle: J(t) = #{m >= t}/P - #{n >= t}/N over distinct scores, descending,
+ * first maximum, origin (J = 0, threshold max + 1) first. */
+static double youden_oracle(const float *sm, int64_t nm, const float *sn, int64_t nn)
+{
+    double best = 0.0, prev = INFINITY;
+    float maxs = -INFINITY;
+    for (int64_t i = 0; i < nm; i++) maxs = fmaxf(maxs, sm[i]);
+    for (int64_t i = 0; i < nn; i++) maxs = fmaxf(maxs, sn[i]);
+    double tau = (double)maxs + 1.0;
+    for (;;) { /* next distinct threshold below prev */
+        double t = -INFINITY;
+        for (int64_t i = 0; i < nm; i++) if (sm[i] < prev && sm[i] > t) t = sm[i];
+        for (int64_t i = 0; i < nn; i++) if (sn[i] < prev && sn[i] > t) t = sn[i];
+        if (t == -INFINITY) break;
+        int64_t tp = 0, fp = 0;
+        for (int64_t i = 0; i < nm; i++) tp += sm[i] >= t;
+        for (int64_t i = 0; i < nn; i++) fp += sn[i] >= t;
+        double j = (double)tp / (double)nm - (double)fp / (double)nn;
+        if (j > best + 1e-12) { best = j; tau = t; }
+        prev = t;
+    }
+    return tau;
+}
+
+/* LOSS score -l: paper_exact = float32 log(clamp(p_y, eps, 1 - eps)) (rows sum to 1 here);
+ * default = float64 log(p_y / sum p), rounded once. */
+static float loss_score_oracle(const float *row, int64_t C, int32_t y, bool exact)
+{
+    if (exact) return logf(fminf(fmaxf(row[y], 1.1920929e-7f), 1.0f - 1.1920929e-7f));
+    long double s = 0.0L;
+    for (int64_t c = 0; c < C; c++) s += row[c];
+    return (float)logl((long double)row[y] / s);
+}
+
 static void test_attacks__loss_matches_bruteforce_youden(void **state)
 {
     (void)state;
@@ -199,43 +234,264 @@ static void test_attacks__loss_matches_bruteforce_youden(void **state)
         for (int64_t c = 1; c < C; c++) am = pm[i * C + c] > pm[i * C + am] ? c : am;
         lm[i] = (int32_t)am;
     }
-    mia_score_set m = {pm, lm, nm, C}, n = {pn, ln, nn, C};
-    mia_attack *a = NULL;
-    assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_LOSS, &m, &n, NULL), MIA_OK);
-    /* oracle: score -l = log(clamp(p_y)); J(t) = #{m >= t}/P - #{n >= t}/N over distinct
-     * scores, descending, first maximum, origin (J = 0) first */
-    float *sm = malloc(nm * sizeof *sm), *sn = malloc(nn * sizeof *sn);
-    for (int64_t i = 0; i < nm; i++)
-        sm[i] = logf(fminf(fmaxf(pm[i * C + lm[i]], 1.1920929e-7f), 1.0f - 1.1920929e-7f));
-    for (int64_t i = 0; i < nn; i++)
-        sn[i] = logf(fminf(fmaxf(pn[i * C + ln[i]], 1.1920929e-7f), 1.0f - 1.1920929e-7f));
-    double best = 0.0, tau = -INFINITY, prev = INFINITY;
-    float maxs = -INFINITY;
-    for (int64_t i = 0; i < nm; i++) maxs = fmaxf(maxs, sm[i]);
-    for (int64_t i = 0; i < nn; i++) maxs = fmaxf(maxs, sn[i]);
-    tau = (double)maxs + 1.0;
-    for (;;) { /* next distinct threshold below prev */
-        double t = -INFINITY;
-        for (int64_t i = 0; i < nm; i++) if (sm[i] < prev && sm[i] > t) t = sm[i];
-        for (int64_t i = 0; i < nn; i++) if (sn[i] < prev && sn[i] > t) t = sn[i];
-        if (t == -INFINITY) break;
-        int64_t tp = 0, fp = 0;
-        for (int64_t i = 0; i < nm; i++) tp += sm[i] >= t;
-        for (int64_t i = 0; i < nn; i++) fp += sn[i] >= t;
-        double j = (double)tp / nm - (double)fp / nn;
-        if (j > best + 1e-12) { best = j; tau = t; }
-        prev = t;
+    for (int64_t i = 0; i < 20; i++) { /* saturated members: p_y within 2 ulps of 1 */
+        for (int64_t c = 0; c < C; c++) pm[i * C + c] = 1e-8f * (float)(c + 1);
+        pm[i * C + lm[i]] = i % 2 ? 1.0f : 0.99999994f;
     }
-    assert_true(mia_attack_threshold(a) == tau);
+    mia_score_set m = {pm, lm, nm, C}, n = {pn, ln, nn, C};
+    float *sm = malloc(nm * sizeof *sm), *sn = malloc(nn * sizeof *sn);
     uint8_t *pred = malloc(nm);
     float *score = malloc(nm * sizeof *score);
-    assert_int_equal(mia_attack_predict(a, &m, score, pred), MIA_OK);
-    for (int64_t i = 0; i < nm; i++) {
-        assert_float_equal(score[i], sm[i], 1e-6);
-        assert_int_equal(pred[i], (double)score[i] > tau);
+    for (int exact = 0; exact < 2; exact++) {
+        mia_attack_opts o;
+        mia_attack_opts_init(&o);
+        o.paper_exact = exact;
+        mia_attack *a = NULL;
+        assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_LOSS, &m, &n, &o), MIA_OK);
+        for (int64_t i = 0; i < nm; i++) sm[i] = loss_score_oracle(pm + i * C, C, lm[i], exact);
+        for (int64_t i = 0; i < nn; i++) sn[i] = loss_score_oracle(pn + i * C, C, ln[i], exact);
+        double tau = youden_oracle(sm, nm, sn, nn);
+        assert_true(mia_attack_threshold(a) == tau);
+        assert_int_equal(mia_attack_predict(a, &m, score, pred), MIA_OK);
+        for (int64_t i = 0; i < nm; i++) {
+            if (exact) assert_float_equal(score[i], sm[i], 1e-6);
+            else assert_true(score[i] == sm[i]); /* correctly rounded float64 */
+            assert_int_equal(pred[i], (double)score[i] > tau);
+        }
+        /* the paper's clamp ties the 20 saturated members; float64 keeps them apart */
+        int64_t distinct = 0;
+        for (int64_t i = 0; i < 20; i++) {
+            bool seen = false;
+            for (int64_t j = 0; j < i; j++) seen = seen || score[j] == score[i];
+            distinct += !seen;
+        }
+        if (exact ? distinct != 1 : distinct < 2) fail_msg("%lld distinct", (long long)distinct);
+        mia_attack_free(a);
     }
-    mia_attack_free(a);
     free(lm); free(ln); free(pm); free(pn); free(sm); free(sn); free(pred); free(score);
+}
+
+/* Random logits [n, C] with the true class's margin drawn from [lo, hi) (long tails of very
+ * confident rows, like a memorising model); labels = the boosted class. */
+static float *logit_rows(mia_rng *g, int64_t n, int64_t C, double lo, double hi, int32_t *labels)
+{
+    float *z = malloc((size_t)(n * C) * sizeof *z);
+    for (int64_t i = 0; i < n; i++) {
+        int32_t y = (int32_t)mia__rng_below(g, (uint64_t)C);
+        for (int64_t c = 0; c < C; c++) z[i * C + c] = (float)(2.0 * mia__rng_normal(g));
+        z[i * C + y] += (float)(lo + (hi - lo) * mia__rng_uniform(g));
+        labels[i] = y;
+    }
+    return z;
+}
+
+/* long double (64-bit mantissa) log-softmax of one row: log p_c = z_c - m - log1p(sum of the
+ * other exp(z_d - m)); the max term is left out of the sum, or log(1 + 1e-13) would lose the
+ * tail to the rounding of 1 + 1e-13 even in long double. */
+static void lsm_oracle(const float *z, int64_t C, long double *lp)
+{
+    long double m = z[0], s = 0.0L;
+    int64_t am = 0;
+    for (int64_t c = 1; c < C; c++)
+        if (z[c] > m) { m = z[c]; am = c; }
+    for (int64_t c = 0; c < C; c++)
+        if (c != am) s += expl((long double)z[c] - m);
+    for (int64_t c = 0; c < C; c++) lp[c] = (long double)z[c] - m - log1pl(s);
+}
+
+/* Logit inputs: the threshold, LOSS and entropy features equal a long double log-softmax
+ * oracle to float32 rounding, tau equals the brute-force Youden oracle on them, and the
+ * decisions follow; where the float32 softmax saturates (p = 1.0f for most rows) the logit
+ * features stay distinct. */
+static void test_attacks__logit_features_match_log_softmax_oracle(void **state)
+{
+    (void)state;
+    mia_rng g;
+    mia__rng_init(&g, 11, MIA_STREAM_ATTACK);
+    const int64_t C = 10, nm = 400, nn = 300;
+    int32_t *lm = malloc(nm * sizeof *lm), *ln = malloc(nn * sizeof *ln);
+    float *zm = logit_rows(&g, nm, C, 10.0, 60.0, lm), *zn = logit_rows(&g, nn, C, 0.0, 40.0, ln);
+    mia_score_set m = {zm, lm, nm, C}, n = {zn, ln, nn, C};
+    float *om = malloc(nm * sizeof *om), *on = malloc(nn * sizeof *on);
+    float *score = malloc(nm * sizeof *score);
+    uint8_t *pred = malloc(nm);
+    long double lp[10];
+    const mia_attack_kind kinds[3] = {MIA_ATTACK_THRESHOLD, MIA_ATTACK_LOSS, MIA_ATTACK_ENTROPY};
+    for (int k = 0; k < 3; k++) {
+        for (int64_t s = 0; s < 2; s++) {
+            const float *z = s ? zn : zm;
+            const int32_t *lab = s ? ln : lm;
+            float *o = s ? on : om;
+            for (int64_t i = 0; i < (s ? nn : nm); i++) {
+                lsm_oracle(z + i * C, C, lp);
+                long double v = lp[0], h = 0.0L;
+                for (int64_t c = 0; c < C; c++) {
+                    v = lp[c] > v ? lp[c] : v;
+                    h -= expl(lp[c]) * lp[c];
+                }
+                o[i] = (float)(kinds[k] == MIA_ATTACK_THRESHOLD ? v
+                               : kinds[k] == MIA_ATTACK_LOSS ? lp[lab[i]] : -h);
+            }
+        }
+        mia_attack_opts o;
+        mia_attack_opts_init(&o);
+        o.input = MIA_INPUT_LOGITS;
+        mia_attack *a = NULL;
+        assert_int_equal(mia_attack_fit(&a, kinds[k], &m, &n, &o), MIA_OK);
+        assert_int_equal(mia_attack_predict(a, &m, score, pred), MIA_OK);
+        int64_t saturated = 0;
+        for (int64_t i = 0; i < nm; i++) {
+            /* float32 rounding of the same value, up to a float64-vs-long-double ulp */
+            if (!(fabsf(score[i] - om[i]) <= 2e-7f * fabsf(om[i]) + 1e-37f))
+                fail_msg("%s row %lld: %.9g vs oracle %.9g", mia_attack_kind_name(kinds[k]),
+                         (long long)i, (double)score[i], (double)om[i]);
+            saturated += om[i] > -6e-8f && om[i] < 0.0f; /* float32 softmax gives p = 1.0f */
+        }
+        if (kinds[k] != MIA_ATTACK_ENTROPY) {
+            /* the first maximum of J on the oracle scores; the fitted tau must be the same
+             * threshold up to the oracle's float32 rounding */
+            for (int64_t i = 0; i < nn; i++) {
+                lsm_oracle(zn + i * C, C, lp);
+                long double v = lp[0];
+                for (int64_t c = 0; c < C; c++) v = lp[c] > v ? lp[c] : v;
+                on[i] = (float)(kinds[k] == MIA_ATTACK_THRESHOLD ? v : lp[ln[i]]);
+            }
+            float *sn = malloc(nn * sizeof *sn);
+            uint8_t *pn = malloc(nn);
+            assert_int_equal(mia_attack_predict(a, &n, sn, pn), MIA_OK);
+            double tau = youden_oracle(score, nm, sn, nn); /* library features, oracle rule */
+            assert_true(mia_attack_threshold(a) == tau);
+            double tau_o = youden_oracle(om, nm, on, nn); /* oracle features, oracle rule */
+            check_close(mia_attack_threshold(a), tau_o, 2e-7 * fabs(tau_o) + 1e-37);
+            for (int64_t i = 0; i < nm; i++) assert_int_equal(pred[i], (double)score[i] > tau);
+            free(sn);
+            free(pn);
+            assert_true(saturated > nm / 4);
+        }
+        /* paper_exact reads the same logits through a float32 softmax: saturated rows tie */
+        o.paper_exact = true;
+        mia_attack *e = NULL;
+        assert_int_equal(mia_attack_fit(&e, kinds[k], &m, &n, &o), MIA_OK);
+        float *se = malloc(nm * sizeof *se);
+        assert_int_equal(mia_attack_predict(e, &m, se, pred), MIA_OK);
+        int64_t ties_exact = 0, ties_full = 0;
+        for (int64_t i = 1; i < nm; i++) {
+            ties_exact += se[i] == se[0];
+            ties_full += score[i] == score[0];
+        }
+        if (kinds[k] != MIA_ATTACK_ENTROPY && ties_exact < nm / 4)
+            fail_msg("%s paper_exact: only %lld ties", mia_attack_kind_name(kinds[k]),
+                     (long long)ties_exact);
+        assert_true(ties_full <= 1);
+        free(se);
+        mia_attack_free(e);
+        mia_attack_free(a);
+    }
+    free(lm); free(ln); free(zm); free(zn); free(om); free(on); free(score); free(pred);
+}
+
+/* Members with logit margins 40-50 and non-members with margins 20-30: a float32 softmax gives
+ * p = 1.0f to every one of them, so the paper's threshold attack and its clamped LOSS cannot
+ * separate them (AUROC 0.5); logit inputs separate them perfectly for the threshold, LOSS and
+ * entropy attacks. (The float64 LOSS on the same probabilities also separates them: the other
+ * classes' p ~ 1e-9 vs ~1e-18 survive in p_y / sum p.) */
+static void test_attacks__logits_separate_saturated_softmax(void **state)
+{
+    (void)state;
+    const int64_t C = 10, N = 200;
+    float *zm = calloc((size_t)(N * C), sizeof *zm), *zn = calloc((size_t)(N * C), sizeof *zn);
+    float *pm = malloc((size_t)(N * C) * sizeof *pm), *pn = malloc((size_t)(N * C) * sizeof *pn);
+    int32_t *lab = calloc((size_t)N, sizeof *lab);
+    for (int64_t i = 0; i < N; i++) {
+        zm[i * C] = 40.0f + 10.0f * (float)i / (float)N;
+        zn[i * C] = 20.0f + 10.0f * (float)i / (float)N;
+        for (int64_t c = 0; c < C; c++) { /* float32 softmax, as torch computes it */
+            double sm = 0.0, sn = 0.0;
+            for (int64_t d = 0; d < C; d++) {
+                sm += expf(zm[i * C + d] - zm[i * C]);
+                sn += expf(zn[i * C + d] - zn[i * C]);
+            }
+            pm[i * C + c] = expf(zm[i * C + c] - zm[i * C]) / (float)sm;
+            pn[i * C + c] = expf(zn[i * C + c] - zn[i * C]) / (float)sn;
+        }
+        assert_true(pm[i * C] == 1.0f && pn[i * C] == 1.0f);
+    }
+    const mia_attack_kind kinds[3] = {MIA_ATTACK_THRESHOLD, MIA_ATTACK_LOSS, MIA_ATTACK_ENTROPY};
+    for (int k = 0; k < 3; k++)
+        for (int mode = 0; mode < 3; mode++) { /* probs, probs paper_exact, logits */
+            const bool logits = mode == 2;
+            mia_score_set m = {logits ? zm : pm, lab, N, C}, n = {logits ? zn : pn, lab, N, C};
+            mia_attack_opts o;
+            mia_attack_opts_init(&o);
+            o.input = logits ? MIA_INPUT_LOGITS : MIA_INPUT_PROBS;
+            o.paper_exact = mode == 1;
+            mia_attack *a = NULL;
+            mia_attack_result *r = NULL;
+            assert_int_equal(mia_attack_fit(&a, kinds[k], &m, &n, &o), MIA_OK);
+            assert_int_equal(mia_attack_evaluate(&r, a, &m, &n), MIA_OK);
+            const mia_attack_metrics *mt = mia_attack_result_metrics(r);
+            if (logits) {
+                check_close(mt->auroc, 1.0, 0.0);
+                check_close(mt->tpr_at_fpr[1].tpr, 1.0, 0.0);
+                /* tau is the lowest member's score and the rule is strict (score > tau). The
+                 * entropy attack's decisions keep the paper's linear 10^4-point grid, whose
+                 * first cell (H < max H / 9999) holds members and the most confident
+                 * non-members alike: only its ROC is asserted. */
+                if (kinds[k] != MIA_ATTACK_ENTROPY) {
+                    assert_int_equal(mt->tp, N - 1);
+                    assert_int_equal(mt->fp, 0);
+                }
+            } else if (kinds[k] == MIA_ATTACK_THRESHOLD ||
+                       (kinds[k] == MIA_ATTACK_LOSS && mode == 1)) {
+                /* max p and p_y are 1.0f everywhere (entropy keeps the other p_c ~ 1e-9) */
+                check_close(mt->auroc, 0.5, 0.0);
+                check_close(mt->tpr_at_fpr[1].tpr, 0.0, 0.0);
+            }
+            mia_attack_result_free(r);
+            mia_attack_free(a);
+        }
+    free(zm); free(zn); free(pm); free(pn); free(lab);
+}
+
+static void test_attacks__rejects_bad_logits(void **state)
+{
+    (void)state;
+    float z[6] = {1.0f, -2.0f, INFINITY, 0.0f, 3.0f, -1.0f};
+    float ok[6] = {1.0f, -2.0f, 5.0f, 0.0f, 3e38f, -3e38f};
+    int32_t lab[3] = {0, 1, 1};
+    mia_score_set bad = {z, lab, 3, 2}, good = {ok, lab, 3, 2};
+    mia_attack_opts o;
+    mia_attack_opts_init(&o);
+    o.input = MIA_INPUT_LOGITS;
+    const mia_attack_kind kinds[4] = {MIA_ATTACK_THRESHOLD, MIA_ATTACK_LOSS, MIA_ATTACK_ENTROPY,
+                                      MIA_ATTACK_SALEM};
+    o.salem_k = 2;
+    for (int k = 0; k < 4; k++)
+        for (int exact = 0; exact < 2; exact++) {
+            o.paper_exact = exact;
+            mia_attack *a = (mia_attack *)0x1;
+            assert_int_equal(mia_attack_fit(&a, kinds[k], &good, &bad, &o), MIA_ERR_NUMERIC);
+            assert_null(a);
+            if (!strstr(mia_last_error(), "non_members: logits[1][0] = inf"))
+                fail_msg("%s: %s", mia_attack_kind_name(kinds[k]), mia_last_error());
+        }
+    o.paper_exact = false;
+    mia_attack *a = NULL;
+    assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_LOSS, &good, &good, &o), MIA_OK);
+    mia_attack_result *r = (mia_attack_result *)0x1;
+    assert_int_equal(mia_attack_evaluate(&r, a, &good, &bad), MIA_ERR_NUMERIC);
+    assert_null(r);
+    assert_non_null(strstr(mia_last_error(), "non_members: logits[1][0]"));
+    float sc[3];
+    uint8_t pr[3];
+    assert_int_equal(mia_attack_predict(a, &good, sc, pr), MIA_OK);
+    assert_true(sc[2] == -FLT_MAX); /* log p_y = -6e38 saturates, stays finite */
+    mia_attack_free(a);
+    o.input = 7;
+    a = (mia_attack *)0x1;
+    assert_int_equal(mia_attack_fit(&a, MIA_ATTACK_LOSS, &good, &good, &o), MIA_ERR_INVALID);
+    assert_null(a);
+    assert_non_null(strstr(mia_last_error(), "opts.input"));
 }
 
 static void test_attacks__refuses_target_scores(void **state)
@@ -505,6 +761,9 @@ int main(void)
         cmocka_unit_test(test_attacks__entropy_matches_paper_torch),
         cmocka_unit_test(test_attacks__entropy_theta_equals_linspace_scan),
         cmocka_unit_test(test_attacks__loss_matches_bruteforce_youden),
+        cmocka_unit_test(test_attacks__logit_features_match_log_softmax_oracle),
+        cmocka_unit_test(test_attacks__logits_separate_saturated_softmax),
+        cmocka_unit_test(test_attacks__rejects_bad_logits),
         cmocka_unit_test(test_attacks__refuses_target_scores),
         cmocka_unit_test(test_attacks__rejects_bad_input),
         cmocka_unit_test(test_attacks__salem_rejects_bad_k),

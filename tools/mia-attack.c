@@ -27,7 +27,8 @@ static const char *usage_text =
     "  --non-members NAME=SPEC          (repeatable)\n"
     "  SPEC = DATASET[@INDICES.csv][[:N]][:permuted|:scaled]\n"
     "  --target-train-indices F --shadow-train-indices F   (refused when they overlap)\n"
-    "or per-sample score files (index,label,score_0..score_k, as `mia-train predict` writes):\n"
+    "or per-sample score files (index,label,score_0..score_k, as `mia-train predict` writes,\n"
+    "  or index,label,logit_0..logit_k: logits, for full-resolution attack features):\n"
     "  --target-member-scores F --shadow-member-scores F --shadow-non-member-scores F\n"
     "  --non-member-scores NAME=F       (repeatable)\n"
     "common:\n"
@@ -37,11 +38,12 @@ static const char *usage_text =
     "  --backend NAME    auto|ref|onednn|cuda (default auto)   --threads N (default 0: all)\n"
     "  --batch N         inference batch (default 256)   -q/-v quieter/more verbose\n";
 
-/* One named set of scores: probabilities [n, c] and labels [n] (-1 = none). */
+/* One named set of scores: probabilities or logits [n, c] and labels [n] (-1 = none). */
 typedef struct score_set {
     char name[128];
     char hash[65];   /* dataset or score-file hash */
-    float *probs;
+    float *probs;    /* probabilities, or logits when .logits */
+    bool logits;
     int32_t *labels;
     int64_t n, c;
     bool has_labels;
@@ -243,7 +245,7 @@ static int load_spec(const char *opt, const set_spec *sp, mia_dataset **out,
     return TOOL_EXIT_OK;
 }
 
-/* Softmax scores of model m on dataset d (normalised with the model's metadata; permuted or
+/* Logits of model m on dataset d (the attacks compute float64 log-softmax features from them) (normalised with the model's metadata; permuted or
  * scaled as derived requests), batch by batch through mia_model_predict. */
 static int predict(mia_model *m, mia_backend *be, const mia_dataset *d, int derived,
                    uint64_t seed, int64_t batch, score_set *out)
@@ -286,6 +288,7 @@ static int predict(mia_model *m, mia_backend *be, const mia_dataset *d, int deri
     mia_tensor *t = NULL;
     mia_status s = (!out->probs || !out->labels || !x || !idx) ? MIA_ERR_NOMEM : MIA_OK;
     out->has_labels = true;
+    out->logits = true;
     for (int64_t b = 0; s == MIA_OK && b < n; b += batch) {
         int64_t B = n - b < batch ? n - b : batch;
         for (int64_t i = 0; i < B; i++) idx[i] = b + i;
@@ -297,7 +300,7 @@ static int predict(mia_model *m, mia_backend *be, const mia_dataset *d, int deri
             s = mia_tensor_create(&t, be, MIA_DTYPE_F32, 4, ts);
         }
         if (s == MIA_OK) s = mia_tensor_upload(t, x, (size_t)(B * numel) * sizeof *x);
-        if (s == MIA_OK) s = mia_model_predict(m, t, MIA_PREDICT_SOFTMAX, out->probs + b * C);
+        if (s == MIA_OK) s = mia_model_predict(m, t, MIA_PREDICT_LOGITS, out->probs + b * C);
     }
     for (int64_t i = 0; s == MIA_OK && i < n; i++)
         if (out->labels[i] < 0 || out->labels[i] >= C) out->has_labels = false;
@@ -309,7 +312,8 @@ static int predict(mia_model *m, mia_backend *be, const mia_dataset *d, int deri
     return TOOL_EXIT_OK;
 }
 
-/* Score CSV: '#' comments, a header "index,label,score_0,...", rows of numbers. */
+/* Score CSV: '#' comments, a header "index,label,score_0,..." (probabilities) or
+ * "index,label,logit_0,..." (logits), rows of numbers. */
 static int read_scores(const char *path, score_set *out)
 {
     FILE *f = fopen(path, "r");
@@ -336,9 +340,11 @@ static int read_scores(const char *path, score_set *out)
         }
         if (line[0] == '#' || line[0] == '\n' || line[0] == '\r') continue;
         if (C < 0) { /* header */
-            if (strncmp(line, "index,label,score_0", 19) != 0) {
+            out->logits = strncmp(line, "index,label,logit_0", 19) == 0;
+            if (!out->logits && strncmp(line, "index,label,score_0", 19) != 0) {
                 fprintf(stderr, "mia-attack: %s:%lld: expected the header "
-                        "index,label,score_0,...\n", path, (long long)lineno);
+                        "index,label,score_0,... or index,label,logit_0,...\n", path,
+                        (long long)lineno);
                 rc = TOOL_EXIT_FAILURE;
                 break;
             }
@@ -727,6 +733,21 @@ int main(int argc, char **argv)
         snprintf(model_hash[1], sizeof model_hash[1], "%s", sm.hash);
     }
 
+    /* every set must hold the same kind of scores: the attacks read them all the same way */
+    {
+        const score_set *all[3] = {&sm, &sn, &tm};
+        for (int i = 0; i < 3 + n_nm; i++) {
+            const score_set *x = i < 3 ? all[i] : &nm[i - 3];
+            if (x->logits != tm.logits) {
+                rc = tool_usage_error("%s holds %s but %s holds %s: give every score file the "
+                                      "same header (score_0 or logit_0)", x->name,
+                                      x->logits ? "logits" : "probabilities", tm.name,
+                                      tm.logits ? "logits" : "probabilities");
+                goto done;
+            }
+        }
+    }
+
     /* provenance */
     {
         char cfg[4096] = "", cfg_hash[65];
@@ -774,6 +795,7 @@ int main(int argc, char **argv)
         mia_attack_opts_init(&ao);
         ao.seed = (uint64_t)c.seed;
         ao.paper_exact = c.paper_exact;
+        ao.input = tm.logits ? MIA_INPUT_LOGITS : MIA_INPUT_PROBS;
         mia_attack *a = NULL;
         s = mia_attack_fit(&a, (mia_attack_kind)k, &fm, &fn, &ao);
         if (s != MIA_OK) {

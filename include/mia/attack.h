@@ -51,9 +51,13 @@ typedef enum mia_attack_kind {
 MIA_API const char *mia_attack_kind_name(mia_attack_kind kind);
 
 /**
- * A borrowed view of prediction scores: @c probs is row-major [n, n_classes] (probabilities,
- * finite and >= 0; rows need not sum to exactly 1), @c labels is [n] class indices or NULL
- * (required by MIA_ATTACK_LOSS only).
+ * A borrowed view of prediction scores: @c probs is row-major [n, n_classes], @c labels is [n]
+ * class indices or NULL (required by MIA_ATTACK_LOSS only). What @c probs holds is fixed when
+ * the attack is fitted (mia_attack_opts.input) and applies to every later evaluate/predict:
+ * - MIA_INPUT_PROBS (default): probabilities, finite and >= 0 (rows need not sum to exactly 1);
+ * - MIA_INPUT_LOGITS: raw model outputs (finite, any sign). The attack then computes its
+ *   per-sample features in float64 from a stable log-softmax, so a confident model whose
+ *   float32 softmax saturates to 1.0f still yields distinct scores (doc/attacks.md).
  */
 typedef struct mia_score_set {
     const float   *probs;
@@ -62,16 +66,26 @@ typedef struct mia_score_set {
     int64_t        n_classes;
 } mia_score_set;
 
+/** What the @c probs arrays of the score sets hold (mia_attack_opts.input). */
+typedef enum mia_score_input {
+    MIA_INPUT_PROBS  = 0, /**< probabilities (softmax outputs), as the paper's code uses */
+    MIA_INPUT_LOGITS = 1  /**< logits: full-resolution features from a float64 log-softmax */
+} mia_score_input;
+
 /** Options of mia_attack_fit(). Initialise with mia_attack_opts_init(). */
 typedef struct mia_attack_opts {
     uint32_t struct_size;      /**< set by mia_attack_opts_init() */
     uint64_t seed;             /**< Salem MLP init and batch order (default 42) */
-    bool     paper_exact;      /**< entropy: run the literal 10,000 x n scan instead of the
-                                    equivalent binary-search scan (same decisions, slow) */
+    bool     paper_exact;      /**< the paper's literal rules where libmia differs: entropy
+                                    runs the literal 10,000 x n scan (same decisions, slow);
+                                    LOSS uses float32 -log clamp(p_y, eps, 1 - eps); logits are
+                                    first turned into float32 softmax probabilities */
     bool     scores_from_target; /**< provenance flag: the fit scores come from the TARGET model.
                                       Fitting is then refused (reliability bar B14) */
     int      salem_k;          /**< top-k for Salem (default 3) */
     int      salem_max_epochs; /**< safety cap on Salem epochs (default 10000; paper: none) */
+    int      input;            /**< mia_score_input of every score set given to this attack
+                                    (fit, evaluate, predict); default MIA_INPUT_PROBS */
 } mia_attack_opts;
 
 /** Fill @p o with defaults; use the macro mia_attack_opts_init(). */
@@ -146,6 +160,9 @@ MIA_API int mia_attack_epochs(const mia_attack *a);
 
 /**
  * @brief Attack scores (higher = more likely member; float32) and member predictions.
+ *        Scores: max p (threshold), -H (entropy), -loss = log p_y (LOSS), sigmoid output
+ *        (Salem); with MIA_INPUT_LOGITS (not paper_exact) the threshold attack's score is
+ *        log max p (float64 log-softmax rounded to float32: full relative resolution near 0).
  * @param[out] scores_out  caller buffer of x->n floats, or NULL.
  * @param[out] pred_out    caller buffer of x->n bytes (1 = member), or NULL.
  * @return MIA_OK; MIA_ERR_INVALID (names the argument); MIA_ERR_NUMERIC; MIA_ERR_NOMEM.

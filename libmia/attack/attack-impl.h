@@ -24,6 +24,11 @@ struct mia_attack {
     double tau;       /* threshold / LOSS: member iff score > tau (double compare, strict) */
     double theta;     /* entropy: the float64 grid value selected */
     float theta_f;    /* entropy: theta rounded to float32: member iff H < theta_f */
+    int input;        /* mia_score_input of every set given to this attack */
+    bool paper_exact; /* opts.paper_exact at fit */
+    bool logits;      /* input is logits and features come straight from a float64
+                       * log-softmax (not paper_exact, not Salem); else logit sets are first
+                       * converted to float32 probabilities (mia__logits_to_probs) */
     int salem_k;
     int salem_epochs; /* epochs run until early stop */
     double salem_final_loss; /* training loss of the last epoch */
@@ -102,8 +107,26 @@ MIA_PRIVATE mia_status mia__max_scores(const char *name, const mia_score_set *x,
 MIA_PRIVATE mia_status mia__max_keys(const char *name, const mia_score_set *x, uint32_t *keys);
 /* Per-row entropy as torch.distributions.Categorical computes it (float32). */
 MIA_PRIVATE mia_status mia__entropies(const char *name, const mia_score_set *x, float *out);
-/* Per-row cross-entropy -log(clamp(p_y / sum p, eps, 1 - eps)) (float32). */
-MIA_PRIVATE mia_status mia__losses(const char *name, const mia_score_set *x, float *out);
+/* Per-row cross-entropy. exact (paper_exact): float32 -log(clamp(p_y / sum p, eps, 1 - eps));
+ * else float64 -log(p_y / sum p) (no upper clamp: no ties at 1 - eps), rounded to float32. */
+MIA_PRIVATE mia_status mia__losses(const char *name, const mia_score_set *x, bool exact,
+                                   float *out);
+
+/* ---- logit inputs (attack.c) -------------------------------------------------------------- */
+/* Softmax of the logit set x into probs [n, C] (caller buffer). exact: float32 like torch
+ * (exp(z - max) / sum, float32 throughout); else float64 rounded once. Validates (finite). */
+MIA_PRIVATE mia_status mia__logits_to_probs(const char *name, const mia_score_set *x, bool exact,
+                                            float *probs);
+/* The score set an attack's rules read: for an attack whose logit inputs are converted
+ * (a->input logits, !a->logits) a float32 probability copy of x in *buf (caller frees with
+ * mia__free); otherwise *view = *x and *buf = NULL. */
+MIA_PRIVATE mia_status mia__input_view(const mia_attack *a, const char *name,
+                                       const mia_score_set *x, mia_score_set *view, float **buf);
+/* Full-resolution features of a logit set from a float64 log-softmax (one pass):
+ * THRESHOLD: log max p; ENTROPY: H (>= 0); LOSS: log p_y (= -loss). Each rounded to float32
+ * once. maxs (nullable): max p as float32. Validates (finite logits). */
+MIA_PRIVATE mia_status mia__logit_features(const char *name, const mia_score_set *x,
+                                           mia_attack_kind kind, float *out, float *maxs);
 
 /* ---- per-attack fit / score (threshold.c entropy.c loss.c salem.c) ------------------------ */
 MIA_PRIVATE mia_status mia__threshold_fit(mia_attack *a, const mia_score_set *mem,

@@ -184,27 +184,179 @@ mia_status mia__entropies(const char *name, const mia_score_set *x, float *out)
     return entropies_max(name, x, out, NULL);
 }
 
-/* Per-row cross-entropy; maxs may be NULL. */
-static mia_status losses_max(const char *name, const mia_score_set *x, float *out, float *maxs)
+/* Per-row cross-entropy; maxs may be NULL. exact: the float32 clamped rule (paper_exact);
+ * else -log(p_y / sum p) in float64 without the upper clamp, floored at log(DBL_MIN) for
+ * p_y = 0 so the score stays finite. */
+static mia_status losses_max(const char *name, const mia_score_set *x, bool exact, float *out,
+                             float *maxs)
 {
     const int64_t C = x->n_classes;
+    if (exact) {
+        for (int64_t i = 0; i < x->n; i++) {
+            float s = 0.0f, mx = 0.0f;
+            MIA_TRY(row_sum_max(name, x, i, &s, &mx));
+            if (maxs) maxs[i] = mx;
+            out[i] = -logf(clamp_eps(x->probs[i * C + x->labels[i]] / s));
+        }
+        return MIA_OK;
+    }
     for (int64_t i = 0; i < x->n; i++) {
-        float s = 0.0f, mx = 0.0f;
-        MIA_TRY(row_sum_max(name, x, i, &s, &mx));
+        const float *row = x->probs + i * C;
+        uint32_t um = 0;
+        double s = 0.0;
+        for (int64_t c = 0; c < C; c++) {
+            uint32_t u = fbits(row[c]);
+            um = u > um ? u : um;
+            s += (double)row[c];
+        }
+        float mx;
+        if (um <= MIA_F32_MAX_BITS) memcpy(&mx, &um, sizeof um);
+        else MIA_TRY(slow_row(name, x, i, &mx));
+        if (!(s > 0.0)) return bad_value(name, x, i);
         if (maxs) maxs[i] = mx;
-        out[i] = -logf(clamp_eps(x->probs[i * C + x->labels[i]] / s));
+        double q = (double)row[x->labels[i]] / s;
+        out[i] = (float)-log(q > DBL_MIN ? q : DBL_MIN);
     }
     return MIA_OK;
 }
 
-mia_status mia__losses(const char *name, const mia_score_set *x, float *out)
+mia_status mia__losses(const char *name, const mia_score_set *x, bool exact, float *out)
 {
-    return losses_max(name, x, out, NULL);
+    return losses_max(name, x, exact, out, NULL);
+}
+
+/* ---- logit inputs ---------------------------------------------------------------------------- */
+
+static mia_status bad_logit(const char *name, const mia_score_set *x, int64_t i)
+{
+    const float *row = x->probs + i * x->n_classes;
+    for (int64_t c = 0; c < x->n_classes; c++)
+        if (!isfinite(row[c]))
+            return MIA_ERROR(MIA_ERR_NUMERIC, "%s: logits[%lld][%lld] = %g is not finite", name,
+                             (long long)i, (long long)c, (double)row[c]);
+    return MIA_ERROR(MIA_ERR_NUMERIC, "%s: logits row %lld is not finite", name, (long long)i);
+}
+
+/* Max and first argmax of a logit row; false when the row has a non-finite value. */
+static inline bool logit_row_max(const float *z, int64_t C, float *zm, int64_t *am)
+{
+    float m = z[0];
+    int64_t a = 0;
+    bool ok = true;
+    for (int64_t c = 0; c < C; c++) {
+        ok = ok && isfinite(z[c]);
+        if (z[c] > m) {
+            m = z[c];
+            a = c;
+        }
+    }
+    *zm = m;
+    *am = a;
+    return ok;
+}
+
+mia_status mia__logits_to_probs(const char *name, const mia_score_set *x, bool exact,
+                                float *probs)
+{
+    const int64_t C = x->n_classes;
+    for (int64_t i = 0; i < x->n; i++) {
+        const float *z = x->probs + i * C;
+        float *p = probs + i * C;
+        float zm;
+        int64_t am;
+        if (!logit_row_max(z, C, &zm, &am)) return bad_logit(name, x, i);
+        if (exact) { /* torch.softmax on float32: exp(z - max), float32 sum, divide */
+            float s = 0.0f;
+            for (int64_t c = 0; c < C; c++) {
+                p[c] = expf(z[c] - zm);
+                s += p[c];
+            }
+            for (int64_t c = 0; c < C; c++) p[c] /= s;
+        } else {
+            double s = 0.0;
+            for (int64_t c = 0; c < C; c++) s += exp((double)z[c] - (double)zm);
+            for (int64_t c = 0; c < C; c++) p[c] = (float)(exp((double)z[c] - (double)zm) / s);
+        }
+    }
+    return MIA_OK;
+}
+
+static inline float f32_sat(double v)
+{
+    return v < -FLT_MAX ? -FLT_MAX : (v > FLT_MAX ? FLT_MAX : (float)v);
+}
+
+mia_status mia__logit_features(const char *name, const mia_score_set *x, mia_attack_kind kind,
+                               float *out, float *maxs)
+{
+    const int64_t C = x->n_classes;
+    for (int64_t i = 0; i < x->n; i++) {
+        const float *z = x->probs + i * C;
+        float zmf;
+        int64_t am;
+        if (!logit_row_max(z, C, &zmf, &am)) return bad_logit(name, x, i);
+        /* log p_c = (z_c - z_max) - L, L = log1p(sum_{c != argmax} exp(z_c - z_max)): log p_max
+         * = -L keeps full relative resolution however close p_max is to 1. */
+        const double zm = (double)zmf;
+        double s = 0.0;
+        for (int64_t c = 0; c < C; c++)
+            if (c != am) s += exp((double)z[c] - zm);
+        const double L = log1p(s);
+        if (maxs) maxs[i] = (float)exp(-L);
+        switch (kind) {
+        case MIA_ATTACK_THRESHOLD:
+            out[i] = (float)-L;
+            break;
+        case MIA_ATTACK_LOSS:
+            out[i] = f32_sat(((double)z[x->labels[i]] - zm) - L);
+            break;
+        default: { /* entropy: H = -sum p_c log p_c */
+            double h = 0.0;
+            for (int64_t c = 0; c < C; c++) {
+                double lp = ((double)z[c] - zm) - L;
+                h -= exp(lp) * lp;
+            }
+            out[i] = (float)(h > 0.0 ? h : 0.0);
+            break;
+        }
+        }
+    }
+    return MIA_OK;
+}
+
+mia_status mia__input_view(const mia_attack *a, const char *name, const mia_score_set *x,
+                           mia_score_set *view, float **buf)
+{
+    *view = *x;
+    *buf = NULL;
+    if (a->input != MIA_INPUT_LOGITS || a->logits) return MIA_OK;
+    float *p = mia__malloc((size_t)x->n * (size_t)x->n_classes * sizeof *p);
+    if (!p) return MIA_ERROR(MIA_ERR_NOMEM, "%s: out of memory for softmax scores", name);
+    mia_status s = mia__logits_to_probs(name, x, a->paper_exact, p);
+    if (s != MIA_OK) {
+        mia__free(p);
+        return s;
+    }
+    view->probs = p;
+    *buf = p;
+    return MIA_OK;
 }
 
 mia_status mia__attack_scores_max(const mia_attack *a, const char *name, const mia_score_set *x,
                                   float *score, uint8_t *pred, float *maxs)
 {
+    if (a->logits) { /* full-resolution features of logits (float64 log-softmax) */
+        MIA_TRY(mia__logit_features(name, x, a->kind, score, maxs));
+        if (a->kind == MIA_ATTACK_ENTROPY) {
+            for (int64_t i = 0; i < x->n; i++) {
+                pred[i] = score[i] < a->theta_f;
+                score[i] = -score[i];
+            }
+        } else {
+            for (int64_t i = 0; i < x->n; i++) pred[i] = (double)score[i] > a->tau;
+        }
+        return MIA_OK;
+    }
     switch (a->kind) {
     case MIA_ATTACK_THRESHOLD:
         MIA_TRY(mia__max_scores(name, x, score));
@@ -221,7 +373,7 @@ mia_status mia__attack_scores_max(const mia_attack *a, const char *name, const m
         }
         return MIA_OK;
     case MIA_ATTACK_LOSS:
-        MIA_TRY(losses_max(name, x, score, maxs));
+        MIA_TRY(losses_max(name, x, a->paper_exact, score, maxs));
         for (int64_t i = 0; i < x->n; i++) {
             score[i] = -score[i];
             pred[i] = (double)score[i] > a->tau;
@@ -293,16 +445,30 @@ mia_status mia_attack_fit(mia_attack **out, mia_attack_kind kind, const mia_scor
         return MIA_ERROR(MIA_ERR_INVALID, "non_members: n_classes %lld differs from members' %lld",
                          (long long)non_members->n_classes, (long long)members->n_classes);
 
+    MIA_CHECK_ARG(o.input == MIA_INPUT_PROBS || o.input == MIA_INPUT_LOGITS,
+                  "opts.input: unknown score input %d (MIA_INPUT_PROBS or MIA_INPUT_LOGITS)",
+                  o.input);
+
     mia_attack *a = mia__calloc(1, sizeof *a);
     if (!a) return MIA_ERROR(MIA_ERR_NOMEM, "attack: out of memory");
     a->kind = kind;
-    mia_status s = MIA_OK;
-    switch (kind) {
-    case MIA_ATTACK_THRESHOLD: s = mia__threshold_fit(a, members, non_members, &o); break;
-    case MIA_ATTACK_ENTROPY: s = mia__entropy_fit(a, members, non_members, &o); break;
-    case MIA_ATTACK_LOSS: s = mia__loss_fit(a, members, non_members, &o); break;
-    case MIA_ATTACK_SALEM: s = mia__salem_fit(a, members, non_members, &o); break;
+    a->input = o.input;
+    a->paper_exact = o.paper_exact;
+    a->logits = o.input == MIA_INPUT_LOGITS && !o.paper_exact && kind != MIA_ATTACK_SALEM;
+    mia_score_set vm, vn;
+    float *bm = NULL, *bn = NULL;
+    mia_status s = mia__input_view(a, "members", members, &vm, &bm);
+    if (s == MIA_OK) s = mia__input_view(a, "non_members", non_members, &vn, &bn);
+    if (s == MIA_OK) {
+        switch (kind) {
+        case MIA_ATTACK_THRESHOLD: s = mia__threshold_fit(a, &vm, &vn, &o); break;
+        case MIA_ATTACK_ENTROPY: s = mia__entropy_fit(a, &vm, &vn, &o); break;
+        case MIA_ATTACK_LOSS: s = mia__loss_fit(a, &vm, &vn, &o); break;
+        case MIA_ATTACK_SALEM: s = mia__salem_fit(a, &vm, &vn, &o); break;
+        }
     }
+    mia__free(bm);
+    mia__free(bn);
     if (s != MIA_OK) {
         mia_attack_free(a);
         return s;
@@ -317,13 +483,17 @@ mia_status mia_attack_predict(const mia_attack *a, const mia_score_set *x, float
     mia__error_begin();
     MIA_CHECK_ARG(a != NULL, "attack: NULL");
     MIA_TRY(mia__check_set("x", x, a->kind == MIA_ATTACK_LOSS));
+    mia_score_set v;
+    float *buf = NULL;
+    MIA_TRY(mia__input_view(a, "x", x, &v, &buf));
     float *sc = scores_out;
     uint8_t *pr = pred_out;
     if (!sc) sc = mia__malloc((size_t)x->n * sizeof *sc);
     if (!pr) pr = mia__malloc((size_t)x->n);
     mia_status s = (!sc || !pr) ? MIA_ERROR(MIA_ERR_NOMEM, "x: out of memory for scores")
-                                : mia__attack_scores(a, "x", x, sc, pr);
+                                : mia__attack_scores(a, "x", &v, sc, pr);
     if (sc != scores_out) mia__free(sc);
     if (pr != pred_out) mia__free(pr);
+    mia__free(buf);
     return s;
 }

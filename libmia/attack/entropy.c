@@ -102,8 +102,13 @@ mia_status mia__entropy_fit(mia_attack *a, const mia_score_set *mem, const mia_s
     float *hn = mia__malloc((size_t)non->n * sizeof *hn);
     mia_status s = MIA_OK;
     if (!hm || !hn) s = MIA_ERROR(MIA_ERR_NOMEM, "entropy attack: out of memory");
-    if (s == MIA_OK) s = mia__entropies("members", mem, hm);
-    if (s == MIA_OK) s = mia__entropies("non_members", non, hn);
+    if (a->logits) { /* H from a float64 log-softmax, rounded to float32 */
+        if (s == MIA_OK) s = mia__logit_features("members", mem, a->kind, hm, NULL);
+        if (s == MIA_OK) s = mia__logit_features("non_members", non, a->kind, hn, NULL);
+    } else {
+        if (s == MIA_OK) s = mia__entropies("members", mem, hm);
+        if (s == MIA_OK) s = mia__entropies("non_members", non, hn);
+    }
     if (s == MIA_OK) s = mia__entropy_theta(hm, mem->n, hn, non->n, o->paper_exact, &a->theta);
     if (s == MIA_OK) a->theta_f = (float)a->theta;
     mia__free(hm);

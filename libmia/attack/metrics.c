@@ -161,9 +161,15 @@ mia_status mia_attack_evaluate(mia_attack_result **out, const mia_attack *a,
     r->n_mem = members->n;
     r->n_non = non_members->n;
     mia__roc roc = {0};
-    mia_status s = eval_set(a, "members", members, &r->score_mem, &r->max_mem, &r->pred_mem);
+    mia_score_set vm, vn;
+    float *bm = NULL, *bn = NULL;
+    mia_status s = mia__input_view(a, "members", members, &vm, &bm);
+    if (s == MIA_OK) s = mia__input_view(a, "non_members", non_members, &vn, &bn);
+    if (s == MIA_OK) s = eval_set(a, "members", &vm, &r->score_mem, &r->max_mem, &r->pred_mem);
     if (s == MIA_OK)
-        s = eval_set(a, "non_members", non_members, &r->score_non, &r->max_non, &r->pred_non);
+        s = eval_set(a, "non_members", &vn, &r->score_non, &r->max_non, &r->pred_non);
+    mia__free(bm);
+    mia__free(bn);
     if (s == MIA_OK) s = mia__roc_build(&roc, r->score_mem, r->n_mem, r->score_non, r->n_non);
     if (s != MIA_OK) {
         mia_attack_result_free(r);

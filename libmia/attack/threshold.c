@@ -1,7 +1,9 @@
 /*
  * Threshold attack (spec §5.1, paper "Max. Confidence"): score = max_c p_c; tau = the threshold
  * of sklearn.metrics.roc_curve (drop_intermediate=True) maximising Youden's J (first maximum);
- * member iff score > tau (strict).
+ * member iff score > tau (strict). With logit inputs (not paper_exact) the score is log max p
+ * from a float64 log-softmax, rounded to float32: the same ranking as max p, without the ties of
+ * a float32 softmax saturating at 1.0f.
  */
 #include "attack/attack-impl.h"
 
@@ -26,6 +28,18 @@ mia_status mia__threshold_fit(mia_attack *a, const mia_score_set *mem, const mia
                               const mia_attack_opts *o)
 {
     (void)o;
+    if (a->logits) { /* score log max p from a float64 log-softmax */
+        float *sm = mia__malloc((size_t)mem->n * sizeof *sm);
+        float *sn = mia__malloc((size_t)non->n * sizeof *sn);
+        mia_status s = (!sm || !sn) ? MIA_ERROR(MIA_ERR_NOMEM, "threshold attack: out of memory")
+                                    : MIA_OK;
+        if (s == MIA_OK) s = mia__logit_features("members", mem, a->kind, sm, NULL);
+        if (s == MIA_OK) s = mia__logit_features("non_members", non, a->kind, sn, NULL);
+        if (s == MIA_OK) s = mia__youden_fit(a, sm, mem->n, sn, non->n);
+        mia__free(sm);
+        mia__free(sn);
+        return s;
+    }
     /* max score straight into sort keys: one pass over each score matrix */
     uint32_t *k = mia__malloc((size_t)(mem->n + non->n) * sizeof *k);
     if (!k) return MIA_ERROR(MIA_ERR_NOMEM, "threshold attack: out of memory");
