@@ -240,6 +240,173 @@ static void test_experiment__plan_lists_missing_files_with_checksums(void **stat
     mia_experiment_config_free(c);
 }
 
+/* Run a command, return its stdout (caller frees) and exit status. */
+static char *run_capture(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (cap - len < 1024) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+    }
+    buf[len] = '\0';
+    *status = pclose(p);
+    return buf;
+}
+
+/* Text of the plan between the line "  manifest NAME (" and the next "  manifest " line. */
+static char *manifest_section(const char *text, const char *name)
+{
+    char head[160];
+    snprintf(head, sizeof head, "\n  manifest %s (", name);
+    const char *a = strstr(text, head);
+    if (!a) fail_msg("dry run does not name manifest %s", name);
+    const char *e = strstr(a + 1, "\n  manifest ");
+    const char *e2 = strstr(a + 1, "\n  image folder ");
+    if (!e || (e2 && e2 < e)) e = e2;
+    size_t n = e ? (size_t)(e - a) : strlen(a);
+    char *s = malloc(n + 1);
+    memcpy(s, a, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* `mia-experiment run CONFIG --dry-run --data-dir EMPTY` for each of the paper's configs: exit
+ * 0, the plan, and exactly the data files the config needs, each MISSING, each under its
+ * manifest's name with the manifest's expected checksums (read here from data-manifests/ with
+ * jansson), plus the manifest-less image folders (the paper's fakes). */
+static void test_experiment__dry_run_of_paper_configs_lists_every_missing_file(void **state)
+{
+    (void)state;
+    const char *src = getenv("MIA_SOURCE_DIR"), *bld = getenv("MIA_BUILD_DIR");
+    if (!src || !bld) skip();
+    char tool[512];
+    snprintf(tool, sizeof tool, "%s/tools/mia-experiment", bld);
+    if (access(tool, X_OK) != 0) skip();
+    char empty[128];
+    snprintf(empty, sizeof empty, "%s/empty-data", g_dir);
+    assert_int_equal(mkdir(empty, 0700), 0);
+    static const char *const configs[] = {"cifar10-resnet18", "cifar10-efficientnet",
+                                          "cifar10-salemcnn", "stanford-dogs-resnet50"};
+    for (size_t ci = 0; ci < sizeof configs / sizeof *configs; ci++) {
+        char cpath[512], cmd[2048];
+        snprintf(cpath, sizeof cpath, "%s/configs/%s.json", src, configs[ci]);
+        snprintf(cmd, sizeof cmd, "MIA_DATA_DIR='%s' '%s' run '%s' --dry-run --data-dir '%s'",
+                 empty, tool, cpath, empty);
+        int status = -1;
+        char *text = run_capture(cmd, &status);
+        if (status != 0) fail_msg("%s: exit status %d\n%s", configs[ci], status, text);
+        assert_non_null(strstr(text, "Stages:"));
+        assert_non_null(strstr(text, "3 train"));
+        assert_non_null(strstr(text, "Estimated time: "));
+        json_error_t je;
+        json_t *cfg = json_load_file(cpath, 0, &je);
+        assert_non_null(cfg);
+        /* The manifests the config names (dataset first, then the non-member sets), once each,
+         * with their files folder; the manifest-less folder: specs. */
+        const char *names[16], *dirs[16];
+        int nm = 0, expected_missing = 0;
+        json_t *ds = json_object_get(cfg, "dataset");
+        names[nm] = json_string_value(json_object_get(ds, "manifest"));
+        dirs[nm++] = json_string_value(json_object_get(ds, "files_dir"));
+        size_t i;
+        json_t *set;
+        json_t *folders = json_array(); /* the dataset's own folder: specs count too */
+        json_array_append_new(folders, json_pack("{s:O}", "spec", json_object_get(ds, "train")));
+        json_array_append_new(folders, json_pack("{s:O}", "spec", json_object_get(ds, "test")));
+        json_array_extend(folders, json_object_get(cfg, "non_members"));
+        json_array_foreach(folders, i, set) {
+            const char *m = json_string_value(json_object_get(set, "manifest"));
+            const char *spec = json_string_value(json_object_get(set, "spec"));
+            if (!m && spec && strncmp(spec, "folder:", 7) == 0) {
+                /* {data}/X -> EMPTY/X, reported as "MISSING EMPTY/X/" */
+                assert_non_null(strstr(spec, "{data}/"));
+                char line[600];
+                snprintf(line, sizeof line, "MISSING  %s/%s/\n", empty, strstr(spec, "{data}/") + 7);
+                if (!strstr(text, line)) fail_msg("%s: folder not reported: %s", configs[ci], line);
+                expected_missing++;
+            }
+            if (!m) continue;
+            bool dup = false;
+            for (int k = 0; k < nm; k++) dup = dup || strcmp(names[k], m) == 0;
+            if (!dup) {
+                assert_true(nm < 16);
+                names[nm] = m;
+                dirs[nm++] = json_string_value(json_object_get(set, "files_dir"));
+            }
+        }
+        json_decref(folders);
+        for (int k = 0; k < nm; k++) {
+            assert_non_null(names[k]);
+            assert_non_null(dirs[k]);
+            char mpath[512];
+            snprintf(mpath, sizeof mpath, "%s/data-manifests/%s.json", src, names[k]);
+            json_t *man = json_load_file(mpath, 0, &je);
+            if (!man) fail_msg("%s: %s", mpath, je.text);
+            char *sec = manifest_section(text, names[k]);
+            assert_non_null(strstr(dirs[k], "{data}"));
+            size_t fi;
+            json_t *f;
+            json_array_foreach(json_object_get(man, "files"), fi, f) {
+                const char *fname = json_string_value(json_object_get(f, "name"));
+                char line[700];
+                snprintf(line, sizeof line, "MISSING  %s%s/%s\n", empty,
+                         strstr(dirs[k], "{data}") + 6, fname);
+                const char *at = strstr(sec, line);
+                if (!at) fail_msg("%s: manifest %s: no line '%s' in\n%s", configs[ci], names[k],
+                                  line, sec);
+                /* The expected values follow the file's line, before the next file. */
+                const char *next = strstr(at + strlen(line), "MISSING");
+                size_t blen = next ? (size_t)(next - at) : strlen(at);
+                char *block = malloc(blen + 1);
+                memcpy(block, at, blen);
+                block[blen] = '\0';
+                static const char *const keys[] = {"sha256", "md5"};
+                for (int q = 0; q < 2; q++) {
+                    const char *want = json_string_value(json_object_get(f, keys[q]));
+                    if (want && !strstr(block, want))
+                        fail_msg("%s: %s %s lacks %s %s:\n%s", configs[ci], names[k], fname,
+                                 keys[q], want, block);
+                }
+                json_t *size = json_object_get(f, "size");
+                if (json_is_integer(size)) {
+                    char sz[64];
+                    snprintf(sz, sizeof sz, "size %lld bytes", (long long)json_integer_value(size));
+                    assert_non_null(strstr(block, sz));
+                }
+                /* No published SHA-256: the plan says so instead of inventing one. */
+                if (!json_object_get(f, "sha256"))
+                    assert_non_null(strstr(block, "sha256           (not published upstream"));
+                free(block);
+                expected_missing++;
+            }
+            free(sec);
+            json_decref(man);
+        }
+        /* Exactly these files: as many MISSING lines, nothing else wrong, and the total. */
+        int missing = 0, wrong = 0;
+        for (const char *q = text; (q = strstr(q, "    MISSING  ")) != NULL; q++) missing++;
+        for (const char *q = text; (q = strstr(q, "    WRONG  ")) != NULL; q++) wrong++;
+        assert_int_equal(missing, expected_missing);
+        assert_int_equal(wrong, 0);
+        char total[96];
+        snprintf(total, sizeof total, "\n%d data file(s) missing or wrong.\n", expected_missing);
+        if (!strstr(text, total)) fail_msg("%s: no '%s' in\n%s", configs[ci], total + 1, text);
+        printf("%s: dry run lists %d missing inputs of %d manifest(s)\n", configs[ci],
+               expected_missing, nm);
+        json_decref(cfg);
+        free(text);
+    }
+}
+
 static int64_t count_lines(const char *path)
 {
     char *s = slurp(path, NULL);
@@ -262,6 +429,50 @@ static char *json_without_timing(const char *path)
     return s;
 }
 
+/* Progress events of a run: nested training (epoch >= 1 under a "train: ..." stage) and GAN
+ * training steps (under "fakes: GAN training") only happen when a model is really trained. */
+typedef struct {
+    int train_epochs, gan_steps, events;
+} run_trace;
+
+static bool trace_progress(const mia_progress *p, void *user)
+{
+    run_trace *t = user;
+    t->events++;
+    if (strncmp(p->stage, "train:", 6) == 0 && p->epoch >= 1) t->train_epochs++;
+    if (strncmp(p->stage, "fakes: GAN training", 19) == 0 && p->step >= 1) t->gan_steps++;
+    return true;
+}
+
+static const char *const tiny_tags[] = {"", "LS_0.0083_", "L2_0.0003_", "LLLA_",
+                                        "temp_10.0_calib_"};
+
+/* Every CSV and per-variant JSON of run directory b equals a's byte for byte, and results.json
+ * equals a's after dropping its declared run-dependent object "timing" (experiment.h). */
+static void assert_same_outputs(const char *a, const char *b)
+{
+    char pa[512], pb[512];
+    for (int v = 0; v < 5; v++)
+        for (int k = 0; k < 2; k++) {
+            const char *ext = k ? "json" : "csv";
+            snprintf(pa, sizeof pa, "%s/salem_cnn_tiny_%sattack_results.%s", a, tiny_tags[v], ext);
+            snprintf(pb, sizeof pb, "%s/salem_cnn_tiny_%sattack_results.%s", b, tiny_tags[v], ext);
+            size_t na = 0, nb = 0;
+            char *sa = slurp(pa, &na), *sb = slurp(pb, &nb);
+            assert_non_null(sa);
+            assert_non_null(sb);
+            if (na != nb || memcmp(sa, sb, na) != 0) fail_msg("%s differs from %s", pb, pa);
+            free(sa);
+            free(sb);
+        }
+    snprintf(pa, sizeof pa, "%s/results.json", a);
+    snprintf(pb, sizeof pb, "%s/results.json", b);
+    char *ra = json_without_timing(pa), *rb = json_without_timing(pb);
+    assert_string_equal(ra, rb);
+    free(ra);
+    free(rb);
+}
+
 static void test_experiment__tiny_run_end_to_end_and_cached_rerun(void **state)
 {
     (void)state;
@@ -276,8 +487,14 @@ static void test_experiment__tiny_run_end_to_end_and_cached_rerun(void **state)
     o.output_dir = out;
     o.data_dir = g_dir;
     o.n_threads = 1;
+    run_trace t1 = {0, 0, 0};
+    o.progress = trace_progress;
+    o.progress_user_data = &t1;
     mia_experiment_result *r = NULL;
     if (mia_experiment_run(&r, c, &o) != MIA_OK) fail_msg("run: %s", mia_last_error());
+    /* 3 training variants x (target, shadow) x 2 epochs, and the 4-step GAN, were trained. */
+    assert_true(t1.train_epochs >= 12);
+    assert_true(t1.gan_steps >= 1);
     assert_int_equal(mia_experiment_result_n_variants(r), 5);
     assert_int_equal(mia_experiment_result_n_sets(r), 7);
     assert_int_equal(mia_experiment_result_n_attacks(r), 4);
@@ -299,8 +516,7 @@ static void test_experiment__tiny_run_end_to_end_and_cached_rerun(void **state)
     snprintf(p, sizeof p, "%s/splits/target_train.csv", out);
     assert_int_equal(count_lines(p), 1 + 120);
     /* Paper CSV per variant (spec §9.2 names, §9.3 layout: 31 columns, CRLF, rows in order). */
-    static const char *const tags[] = {"", "LS_0.0083_", "L2_0.0003_", "LLLA_",
-                                       "temp_10.0_calib_"};
+    const char *const *tags = tiny_tags;
     char *csv1[5], *json1[5];
     for (int v = 0; v < 5; v++) {
         snprintf(p, sizeof p, "%s/salem_cnn_tiny_%sattack_results.csv", out, tags[v]);
@@ -338,10 +554,15 @@ static void test_experiment__tiny_run_end_to_end_and_cached_rerun(void **state)
     free(html);
     mia_experiment_result_free(r);
 
-    /* Second run: every model from the cache, identical files. */
+    /* Second run: every model from the cache (no training progress at all), identical files. */
     r = NULL;
+    run_trace t2 = {0, 0, 0};
+    o.progress_user_data = &t2;
     if (mia_experiment_run(&r, c, &o) != MIA_OK) fail_msg("rerun: %s", mia_last_error());
     assert_int_equal(mia_experiment_result_models_cached(r), 6);
+    assert_true(t2.events > 0);
+    assert_int_equal(t2.train_epochs, 0);
+    assert_int_equal(t2.gan_steps, 0);
     for (int v = 0; v < 5; v++) {
         snprintf(p, sizeof p, "%s/salem_cnn_tiny_%sattack_results.csv", out, tags[v]);
         char *s = slurp(p, NULL);
@@ -360,6 +581,21 @@ static void test_experiment__tiny_run_end_to_end_and_cached_rerun(void **state)
     free(res1);
     free(res2);
     mia_experiment_result_free(r);
+
+    /* A fresh run of the same config in another directory trains everything again and gets
+     * the same results. */
+    char out2[128];
+    snprintf(out2, sizeof out2, "%s/run-fresh", g_dir);
+    o.output_dir = out2;
+    run_trace t3 = {0, 0, 0};
+    o.progress_user_data = &t3;
+    r = NULL;
+    if (mia_experiment_run(&r, c, &o) != MIA_OK) fail_msg("fresh run: %s", mia_last_error());
+    assert_int_equal(mia_experiment_result_models_cached(r), 0);
+    assert_int_equal(t3.train_epochs, t1.train_epochs);
+    assert_true(t3.gan_steps >= 1);
+    assert_same_outputs(out, out2);
+    mia_experiment_result_free(r);
     mia_experiment_config_free(c);
 }
 
@@ -369,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_experiment__config_errors_name_the_key),
         cmocka_unit_test(test_experiment__config_hash_is_canonical),
         cmocka_unit_test(test_experiment__plan_lists_missing_files_with_checksums),
+        cmocka_unit_test(test_experiment__dry_run_of_paper_configs_lists_every_missing_file),
         cmocka_unit_test(test_experiment__tiny_run_end_to_end_and_cached_rerun),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -127,6 +127,27 @@ static void check_offline(mia__sbuf *b, int64_t *bad, const char *base)
     }
 }
 
+/* An ImageFolder spec without a data manifest (the paper's fakes, a prepared split): report
+ * the folder itself when it is absent, so that a dry run lists every missing input. */
+static mia_status check_folder(mia__sbuf *b, int64_t *bad, const char *what, const char *raw,
+                               const char *data)
+{
+    char *d = mia__exp_expand(raw, data);
+    if (!d) return MIA_ERROR(MIA_ERR_NOMEM, "out of memory");
+    struct stat sb;
+    bool there = stat(d, &sb) == 0 && S_ISDIR(sb.st_mode);
+    mia__sb_printf(b, "  image folder of %s (no data manifest):\n", what);
+    mia__sb_printf(b, "    %-8s %s/\n", there ? "ok" : "MISSING", d);
+    if (!there) {
+        (*bad)++;
+        mia__sb_puts(b, "      (an ImageFolder tree, one sub-folder per class; for fakes, "
+                        "generate it with mia-fakegen, which writes manifest.json beside "
+                        "Images/)\n");
+    }
+    mia__free(d);
+    return MIA_OK;
+}
+
 static mia_status check_all(mia__sbuf *b, int64_t *bad, const mia_experiment_config *c,
                             const mia_experiment_opts *o)
 {
@@ -134,6 +155,10 @@ static mia_status check_all(mia__sbuf *b, int64_t *bad, const mia_experiment_con
     *bad = 0;
     mia__sb_puts(b, "Data files:\n");
     if (c->manifest) MIA_TRY(check_manifest(b, bad, c, c->manifest, c->files_dir, data));
+    if (strncmp(c->train_spec, "folder:", 7) == 0)
+        MIA_TRY(check_folder(b, bad, "the training data", c->train_spec + 7, data));
+    if (strncmp(c->test_spec, "folder:", 7) == 0)
+        MIA_TRY(check_folder(b, bad, "the test data", c->test_spec + 7, data));
     for (int i = 0; i < c->n_sets; i++) {
         const mia__nm_set *s = &c->sets[i];
         if (s->kind != MIA__NM_DATASET) continue;
@@ -149,6 +174,10 @@ static mia_status check_all(mia__sbuf *b, int64_t *bad, const mia_experiment_con
         } else if (offline_base(s->spec)) {
             mia__sb_printf(b, "  offline set %s (non-member set '%s'):\n", s->spec, s->name);
             check_offline(b, bad, offline_base(s->spec));
+        } else if (strncmp(s->spec, "folder:", 7) == 0) {
+            char what[300];
+            snprintf(what, sizeof what, "non-member set '%s'", s->name);
+            MIA_TRY(check_folder(b, bad, what, s->spec + 7, data));
         } else {
             mia__sb_printf(b, "  %s (non-member set '%s'): no manifest, checked when loaded\n",
                            s->spec, s->name);
