@@ -134,6 +134,10 @@ MIA_PRIVATE mia_status mia__od_run(od_ctx *ctx, od_entry *e, void *const *ptr);
 MIA_PRIVATE mia_status mia__od_md(dnnl_memory_desc_t *md, int ndims, const int64_t *dims,
                                   dnnl_format_tag_t tag);
 
+/* Max pooling on plain NCHW (onednn-pool.c): bit-identical to the ref kernel. */
+MIA_PRIVATE mia_status mia__od_maxpool_fwd(mia_backend *be, const mia_pool2d_args *a);
+MIA_PRIVATE mia_status mia__od_maxpool_bwd(mia_backend *be, const mia_pool2d_args *a);
+
 /* Ops implemented in onednn-conv.c and onednn-ops.c. */
 #define OD_DECL_(name, args) MIA_PRIVATE mia_status mia__od_##name(mia_backend *be, const args *a);
 MIA_OP_LIST(OD_DECL_)

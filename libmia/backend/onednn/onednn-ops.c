@@ -368,6 +368,7 @@ static void pool_key(od_key *k, int kind, const mia_pool2d_args *a)
 
 mia_status mia__od_pool2d_fwd(mia_backend *be, const mia_pool2d_args *a)
 {
+    if (a->kind == MIA_POOL_MAX) return mia__od_maxpool_fwd(be, a); /* onednn-pool.c */
     mia__od_threads(be);
     od_key k;
     pool_key(&k, K_POOL_FWD, a);
@@ -380,6 +381,7 @@ mia_status mia__od_pool2d_fwd(mia_backend *be, const mia_pool2d_args *a)
 
 mia_status mia__od_pool2d_bwd(mia_backend *be, const mia_pool2d_args *a)
 {
+    if (a->kind == MIA_POOL_MAX) return mia__od_maxpool_bwd(be, a); /* onednn-pool.c */
     mia__od_threads(be);
     od_key k;
     pool_key(&k, K_POOL_BWD, a);

@@ -1,0 +1,154 @@
+/* onednn backend: max pooling on the plain NCHW layout of ops.h, hand-written.
+ *
+ * oneDNN 2.6 runs pooling on plain NCHW tensors with its reference-like `simple_nchw`
+ * implementation (and a max-pool backward needs a second forward for the workspace): for
+ * SalemCNN that was more than half of a training step. The layout-agnostic loops here read each
+ * input once, need no workspace or reorder, and follow ops.h / the ref kernel exactly: padding is
+ * -inf, ties go to the first element in row-major window order, NaN wins. Planes (n, c) are
+ * independent and each is computed by one thread in a fixed order, so results are bit-identical
+ * to the ref backend for any thread count. Average pooling stays on oneDNN (onednn-ops.c). */
+#include <math.h>
+#include <string.h>
+
+#include "onednn-internal.h"
+
+/* Parallelise over planes only when there is enough work to pay for waking the threads. */
+#define POOL_PAR_MIN 32768
+
+/* v replaces the current maximum (ref: v > best || isnan(v)). */
+static inline int takes(float v, float best) { return (v > best) | (v != v); }
+
+static inline uint32_t fbits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float bitsf(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The running maximum m after seeing v, as a branch-free select. */
+static inline float pick(float m, float v)
+{
+    const uint32_t t = 0u - (uint32_t)takes(v, m);
+    return bitsf((fbits(v) & t) | (fbits(m) & ~t));
+}
+
+static void plane_fwd_2x2(const mia_pool2d_args *a, const float *xp, float *yp)
+{
+    const int64_t w = a->w, ow = a->ow;
+    for (int64_t oy = 0; oy < a->oh; oy++) {
+        const float *r0 = xp + 2 * oy * w, *r1 = r0 + w;
+        float *yr = yp + oy * ow;
+        for (int64_t ox = 0; ox < ow; ox++)
+            yr[ox] = pick(pick(pick(r0[2 * ox], r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
+    }
+}
+
+/* Index of the window's maximum within the plane (first on ties), -1 for an empty window. */
+static inline int64_t plane_argmax(const mia_pool2d_args *a, const float *xp, int64_t oy,
+                                   int64_t ox)
+{
+    int64_t y0 = oy * a->sh - a->pt, x0 = ox * a->sw - a->pl;
+    int64_t y1 = y0 + a->kh, x1 = x0 + a->kw;
+    if (y0 < 0) y0 = 0;
+    if (x0 < 0) x0 = 0;
+    if (y1 > a->h) y1 = a->h;
+    if (x1 > a->w) x1 = a->w;
+    int64_t best = -1;
+    float bv = -INFINITY;
+    for (int64_t y = y0; y < y1; y++)
+        for (int64_t x = x0; x < x1; x++) {
+            const float v = xp[y * a->w + x];
+            if (best < 0 || takes(v, bv)) {
+                best = y * a->w + x;
+                bv = v;
+            }
+        }
+    return best;
+}
+
+/* One output row of the 2x2/2 backward, branch-free (the argmax of random data is
+ * unpredictable): each dx element is either 0 + g or +0, selected with integer masks. */
+static void bwd_row_2x2(const float *restrict r0, const float *restrict r1,
+                        const float *restrict dy, float *restrict d0, float *restrict d1,
+                        int64_t ow)
+{
+    for (int64_t ox = 0; ox < ow; ox++) {
+        const uint32_t g = fbits(0.0f + dy[ox]);
+        const float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+        const uint32_t t1 = 0u - (uint32_t)takes(v1, v0);
+        const float m1 = bitsf((fbits(v1) & t1) | (fbits(v0) & ~t1));
+        const uint32_t t2 = 0u - (uint32_t)takes(v2, m1);
+        const float m2 = bitsf((fbits(v2) & t2) | (fbits(m1) & ~t2));
+        const uint32_t t3 = 0u - (uint32_t)takes(v3, m2);
+        d1[2 * ox + 1] = bitsf(g & t3);
+        d1[2 * ox] = bitsf(g & t2 & ~t3);
+        d0[2 * ox + 1] = bitsf(g & t1 & ~t2 & ~t3);
+        d0[2 * ox] = bitsf(g & ~t1 & ~t2 & ~t3);
+    }
+}
+
+static bool is_2x2(const mia_pool2d_args *a)
+{
+    return a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && a->pt == 0 && a->pl == 0 &&
+           a->pb == 0 && a->pr == 0 && a->oh == a->h / 2 && a->ow == a->w / 2;
+}
+
+mia_status mia__od_maxpool_fwd(mia_backend *be, const mia_pool2d_args *a)
+{
+    mia__od_threads(be);
+    const int64_t planes = a->n * a->c, in = a->h * a->w, out = a->oh * a->ow;
+    const bool fast = is_2x2(a);
+#pragma omp parallel for schedule(static) if (planes * in > POOL_PAR_MIN)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = a->x + p * in;
+        float *yp = a->y + p * out;
+        if (fast) {
+            plane_fwd_2x2(a, xp, yp);
+            continue;
+        }
+        for (int64_t oy = 0; oy < a->oh; oy++)
+            for (int64_t ox = 0; ox < a->ow; ox++) {
+                const int64_t k = plane_argmax(a, xp, oy, ox);
+                yp[oy * a->ow + ox] = k < 0 ? -INFINITY : xp[k];
+            }
+    }
+    return MIA_OK;
+}
+
+mia_status mia__od_maxpool_bwd(mia_backend *be, const mia_pool2d_args *a)
+{
+    mia__od_threads(be);
+    const int64_t planes = a->n * a->c, in = a->h * a->w, out = a->oh * a->ow;
+    const bool fast = is_2x2(a);
+#pragma omp parallel for schedule(static) if (planes * in > POOL_PAR_MIN)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = a->x + p * in, *dyp = a->dy + p * out;
+        float *dxp = a->dx + p * in;
+        if (fast) {
+            /* Disjoint windows: each dx element gets at most one contribution, 0 + g as the ref
+             * kernel computes it (which turns -0 into +0). Branch-free selects: the argmax of
+             * random data is unpredictable. Rows/columns no window covers (odd h or w) stay 0. */
+            const int64_t w = a->w, ow = a->ow;
+            if (a->h % 2 || w % 2) memset(dxp, 0, (size_t)in * sizeof *dxp);
+            for (int64_t oy = 0; oy < a->oh; oy++)
+                bwd_row_2x2(xp + 2 * oy * w, xp + (2 * oy + 1) * w, dyp + oy * ow,
+                            dxp + 2 * oy * w, dxp + (2 * oy + 1) * w, ow);
+            continue;
+        }
+        memset(dxp, 0, (size_t)in * sizeof *dxp);
+        /* Overlapping windows accumulate in the ref kernel's (row-major output) order. */
+        for (int64_t oy = 0; oy < a->oh; oy++)
+            for (int64_t ox = 0; ox < a->ow; ox++) {
+                const int64_t k = plane_argmax(a, xp, oy, ox);
+                if (k >= 0) dxp[k] += dyp[oy * a->ow + ox];
+            }
+    }
+    return MIA_OK;
+}
