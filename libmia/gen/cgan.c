@@ -1,8 +1,9 @@
 /* Class-conditional DCGAN built from the graph API: G on [z ++ onehot(c), 1, 1], D on the image
  * with n_classes one-hot planes appended. Adam (beta1 0.5) through mia__adam_step, Philox
  * batches keyed by (seed, step) so that a resumed run equals an uninterrupted one, atomic
- * safetensors checkpoints. D's input gradient (needed by G) is the data gradient of D's first
- * conv, computed from that node's output gradient (graph internals, libmia/model). */
+ * safetensors checkpoints. G's gradient: D's backward, then mia_graph_input_grad() (dL/d image),
+ * whose fake rows are G's output gradient. mia__cgan_g_loss() exposes that path to the
+ * finite-difference test (tests/test-gen.c). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,10 +19,11 @@
 
 #include "backend/ops.h"
 #include "core/rng.h"
-#include "model/graph-impl.h"
+#include "gen/gen-internal.h"
+#include "model/graph-impl.h" /* mia__graph_sync_buffers */
 #include "tensor/tensor-impl.h"
 
-#define CGAN_FORMAT "mia-cgan-1"
+#define CGAN_FORMAT "mia-cgan-2" /* 2: D without BN, auxiliary classifier head */
 
 typedef struct adam_state {
     mia_tensor **m, **v; /* per state_dict entry; NULL for buffers */
@@ -33,12 +35,15 @@ struct mia_cgan {
     char *checkpoint;
     int64_t k, c, h, w;
     mia_graph *G, *D;
-    int d_first; /* node id of D's first conv */
     adam_state aG, aD;
     int64_t step;
     /* batch tensors */
     int64_t batch_alloc;
     mia_tensor *zin, *dreal, *dlog, *dfake, *dxd;
+    float *hz, *hd, *hl, *hf, *hx; /* host staging of the batch */
+    int32_t *fy;                    /* labels of the fakes */
+    int32_t *ry;                    /* labels of the reals */
+    int64_t nout;                   /* D outputs: 1 (real/fake) + K (auxiliary classifier) */
 };
 
 void mia_cgan_opts_init_sized(mia_cgan_opts *o, size_t size)
@@ -80,6 +85,15 @@ static void free_batch(mia_cgan *g)
     mia_tensor_free(g->dfake);
     mia_tensor_free(g->dxd);
     g->zin = g->dreal = g->dlog = g->dfake = g->dxd = NULL;
+    mia__free(g->hz);
+    mia__free(g->hd);
+    mia__free(g->hl);
+    mia__free(g->hf);
+    mia__free(g->hx);
+    mia__free(g->fy);
+    mia__free(g->ry);
+    g->hz = g->hd = g->hl = g->hf = g->hx = NULL;
+    g->fy = g->ry = NULL;
     g->batch_alloc = 0;
 }
 
@@ -161,13 +175,12 @@ static mia_status build(mia_cgan *g)
     MIA_TRY(mia_graph_create(&g->D, g->be));
     MIA_TRY(mia_graph_input(&x, g->D, 3, din));
     MIA_TRY(mia_graph_conv2d(&x, g->D, "d.0", x, wd, 4, 2, 1, 1, true));
-    g->d_first = x;
     MIA_TRY(mia_graph_activation(&x, g->D, x, MIA_GRAPH_ACT_LEAKY_RELU, 0.2f));
-    MIA_TRY(mia_graph_conv2d(&x, g->D, "d.2", x, 2 * wd, 4, 2, 1, 1, false));
-    MIA_TRY(mia_graph_batchnorm(&x, g->D, "d.3", x));
+    MIA_TRY(mia_graph_conv2d(&x, g->D, "d.2", x, 2 * wd, 4, 2, 1, 1, true));
     MIA_TRY(mia_graph_activation(&x, g->D, x, MIA_GRAPH_ACT_LEAKY_RELU, 0.2f));
     MIA_TRY(mia_graph_flatten(&x, g->D, x));
-    MIA_TRY(mia_graph_linear(&x, g->D, "d.6", x, 1, true));
+    g->nout = 1 + g->k; /* real/fake logit + auxiliary class logits */
+    MIA_TRY(mia_graph_linear(&x, g->D, "d.6", x, g->nout, true));
     MIA_TRY(mia_graph_set_output(g->D, x));
     MIA_TRY(adam_create(&g->aG, g->G));
     MIA_TRY(adam_create(&g->aD, g->D));
@@ -419,12 +432,22 @@ static mia_status ensure_batch(mia_cgan *g, int64_t b)
     MIA_TRY(mia_tensor_create(&g->zin, g->be, MIA_DTYPE_F32, 4, sz));
     int64_t sd[4] = {2 * b, g->c + g->k, g->h, g->w};
     MIA_TRY(mia_tensor_create(&g->dreal, g->be, MIA_DTYPE_F32, 4, sd));
-    int64_t sl[2] = {2 * b, 1};
+    int64_t sl[2] = {2 * b, g->nout};
     MIA_TRY(mia_tensor_create(&g->dlog, g->be, MIA_DTYPE_F32, 2, sl));
     int64_t sf[4] = {b, g->c, g->h, g->w};
     MIA_TRY(mia_tensor_create(&g->dfake, g->be, MIA_DTYPE_F32, 4, sf));
     int64_t sx[4] = {2 * b, g->c + g->k, g->h, g->w};
     MIA_TRY(mia_tensor_create(&g->dxd, g->be, MIA_DTYPE_F32, 4, sx));
+    size_t fl = sizeof(float), per = (size_t)((g->c + g->k) * g->h * g->w);
+    g->hz = mia__malloc((size_t)(b * (g->o.z_dim + g->k)) * fl);
+    g->hd = mia__malloc((size_t)(2 * b) * per * fl);
+    g->hl = mia__malloc((size_t)(2 * b * g->nout) * fl);
+    g->hf = mia__malloc((size_t)(b * g->c * g->h * g->w) * fl);
+    g->hx = mia__malloc((size_t)(2 * b) * per * fl);
+    g->fy = mia__malloc((size_t)b * sizeof(int32_t));
+    g->ry = mia__malloc((size_t)b * sizeof(int32_t));
+    if (!g->hz || !g->hd || !g->hl || !g->hf || !g->hx || !g->fy || !g->ry)
+        return MIA_ERROR(MIA_ERR_NOMEM, "cgan: out of memory");
     g->batch_alloc = b;
     return MIA_OK;
 }
@@ -468,15 +491,17 @@ static mia_status adam_all(mia_cgan *g, mia_graph *gr, adam_state *a, int64_t st
 
 static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 
-static mia_status train_step(mia_cgan *g, const mia_dataset *d, float *hz, float *hd, float *hl,
-                             float *hf, float *hx, double *dloss)
+/* Batch of step @p step (a function of (seed, step) only): G's training forward on B latents
+ * with random classes, then in g->dreal B real images followed by the B fakes, each with its
+ * one-hot class planes. */
+static mia_status make_batch(mia_cgan *g, const mia_dataset *d, int64_t step)
 {
     int64_t B = g->o.batch_size, C = g->c, K = g->k, HW = g->h * g->w;
-    int64_t n = mia_dataset_n(d), zc = g->o.z_dim + K;
+    int64_t n = mia_dataset_n(d), zc = g->o.z_dim + K, per = (C + K) * HW;
+    float *hz = g->hz, *hd = g->hd, *hf = g->hf;
+    int32_t *fy = g->fy;
     mia_rng r;
-    mia__rng_init(&r, g->o.seed, ((uint64_t)MIA_STREAM_GAN << 56) | (3ull << 40) | (uint64_t)g->step);
-    int32_t *fy = (int32_t *)(void *)(hl + 2 * B); /* labels of the fakes */
-    /* fakes */
+    mia__rng_init(&r, g->o.seed, ((uint64_t)MIA_STREAM_GAN << 56) | (3ull << 40) | (uint64_t)step);
     for (int64_t i = 0; i < B; i++) {
         fy[i] = (int32_t)mia__rng_below(&r, (uint64_t)K);
         for (int64_t k = 0; k < g->o.z_dim; k++) hz[i * zc + k] = (float)mia__rng_normal(&r);
@@ -486,8 +511,6 @@ static mia_status train_step(mia_cgan *g, const mia_dataset *d, float *hz, float
     const mia_tensor *fake;
     MIA_TRY(mia_graph_forward(g->G, g->zin, true, 0, &fake));
     MIA_TRY(mia_tensor_download(fake, hf, (size_t)(B * C * HW) * sizeof(float)));
-    /* D batch: B real then B fake, each with its one-hot planes */
-    int64_t per = (C + K) * HW;
     for (int64_t i = 0; i < 2 * B; i++) {
         float *dst = hd + i * per;
         int32_t y;
@@ -498,6 +521,7 @@ static mia_status train_step(mia_cgan *g, const mia_dataset *d, float *hz, float
             if (y < 0 || y >= K)
                 return MIA_ERROR(MIA_ERR_INVALID, "dataset image %lld has label %d outside [0, %lld)",
                                  (long long)idx, y, (long long)K);
+            g->ry[i] = y;
             for (int64_t k = 0; k < C * HW; k++) dst[k] = (float)px[k] / 127.5f - 1.0f;
         } else {
             y = fy[i - B];
@@ -508,43 +532,114 @@ static mia_status train_step(mia_cgan *g, const mia_dataset *d, float *hz, float
             for (int64_t p = 0; p < HW; p++) dst[(C + k) * HW + p] = v;
         }
     }
-    MIA_TRY(mia_tensor_upload(g->dreal, hd, (size_t)(2 * B * per) * sizeof(float)));
+    return mia_tensor_upload(g->dreal, hd, (size_t)(2 * B * per) * sizeof(float));
+}
+
+/* D forward (training) on g->dreal; outputs into lg[2B x nout]. */
+static mia_status d_logits(mia_cgan *g, float *lg)
+{
     const mia_tensor *logit;
     MIA_TRY(mia_graph_forward(g->D, g->dreal, true, 0, &logit));
-    float lg[8192];
-    MIA_TRY(mia_tensor_download(logit, lg, (size_t)(2 * B) * sizeof(float)));
-    double loss = 0.0;
-    for (int64_t i = 0; i < 2 * B; i++) {
-        double t = i < B ? 1.0 : 0.0, sg = 1.0 / (1.0 + exp(-(double)lg[i]));
-        hl[i] = (float)((sg - t) / (double)B);
-        loss += (i < B ? softplus(-lg[i]) : softplus(lg[i])) / (double)B;
+    return mia_tensor_download(logit, lg, (size_t)(2 * g->o.batch_size * g->nout) * sizeof(float));
+}
+
+/* Softmax cross-entropy of the auxiliary class logits row[1..K] with label y; its gradient
+ * (times scale) written over row[1..K]. */
+static double aux_xent(float *row, int64_t K, int32_t y, double scale)
+{
+    double mx = row[1];
+    for (int64_t k = 1; k < K; k++) mx = row[1 + k] > mx ? row[1 + k] : mx;
+    double z = 0.0;
+    for (int64_t k = 0; k < K; k++) z += exp((double)row[1 + k] - mx);
+    double loss = log(z) + mx - (double)row[1 + y];
+    for (int64_t k = 0; k < K; k++) {
+        double p = exp((double)row[1 + k] - mx) / z;
+        row[1 + k] = (float)(scale * (p - (k == y ? 1.0 : 0.0)));
     }
-    *dloss = loss;
-    MIA_TRY(mia_tensor_upload(g->dlog, hl, (size_t)(2 * B) * sizeof(float)));
+    return loss * scale;
+}
+
+/* D's loss: BCE with logits on output 0 (mean over the B reals + mean over the B fakes) plus,
+ * with the auxiliary classifier, the class cross-entropy of the reals (mean); its parameter
+ * gradients. */
+static mia_status d_backward(mia_cgan *g, double *loss)
+{
+    int64_t B = g->o.batch_size, M = g->nout;
+    float *hl = g->hl;
+    MIA_TRY(d_logits(g, hl));
+    double l = 0.0;
+    for (int64_t i = 0; i < 2 * B; i++) {
+        float *row = hl + i * M;
+        double t = i < B ? 1.0 : 0.0, lg = row[0], sg = 1.0 / (1.0 + exp(-lg));
+        l += (i < B ? softplus(-lg) : softplus(lg)) / (double)B;
+        row[0] = (float)((sg - t) / (double)B);
+        if (M == 1) continue;
+        if (i < B) l += aux_xent(row, g->k, g->ry[i], 1.0 / (double)B);
+        else
+            for (int64_t k = 1; k < M; k++) row[k] = 0.0f;
+    }
+    *loss = l;
+    MIA_TRY(mia_tensor_upload(g->dlog, hl, (size_t)(2 * B * M) * sizeof(float)));
+    return mia_graph_backward(g->D, g->dlog);
+}
+
+/* G's loss on the current batch (G's training forward of make_batch): the non-saturating
+ * mean_fakes softplus(-D_0(G(z), c)), plus with the auxiliary classifier mean_fakes
+ * CE(D_1..K(G(z), c), c). With @p grads, G's parameter gradients: D backward with only the
+ * fakes' output gradients, dL/d image by mia_graph_input_grad, its fake rows (image planes)
+ * into G's backward. D's parameter gradients are overwritten and unused. */
+static mia_status g_backward(mia_cgan *g, bool grads, double *loss)
+{
+    int64_t B = g->o.batch_size, CHW = g->c * g->h * g->w, per = (g->c + g->k) * g->h * g->w;
+    int64_t M = g->nout;
+    float *hl = g->hl;
+    MIA_TRY(d_logits(g, hl));
+    double l = 0.0;
+    for (int64_t i = 0; i < 2 * B; i++) {
+        float *row = hl + i * M;
+        if (i < B) {
+            for (int64_t k = 0; k < M; k++) row[k] = 0.0f;
+            continue;
+        }
+        double lg = row[0];
+        l += softplus(-lg) / (double)B;
+        row[0] = (float)((1.0 / (1.0 + exp(-lg)) - 1.0) / (double)B);
+        if (M > 1) l += aux_xent(row, g->k, g->fy[i - B], 1.0 / (double)B);
+    }
+    *loss = l;
+    if (!grads) return MIA_OK;
+    MIA_TRY(mia_tensor_upload(g->dlog, hl, (size_t)(2 * B * M) * sizeof(float)));
     MIA_TRY(mia_graph_backward(g->D, g->dlog));
-    MIA_TRY(adam_all(g, g->D, &g->aD, g->step + 1));
-    /* G step: D again on the same 2B batch (no re-allocation), gradient only from the fakes
-     * (non-saturating loss), back to the image through D's first conv */
-    MIA_TRY(mia_graph_forward(g->D, g->dreal, true, 0, &logit));
-    MIA_TRY(mia_tensor_download(logit, lg, (size_t)(2 * B) * sizeof(float)));
-    for (int64_t i = 0; i < 2 * B; i++)
-        hl[i] = i < B ? 0.0f : (float)((1.0 / (1.0 + exp(-(double)lg[i])) - 1.0) / (double)B);
-    MIA_TRY(mia_tensor_upload(g->dlog, hl, (size_t)(2 * B) * sizeof(float)));
-    MIA_TRY(mia_graph_backward(g->D, g->dlog));
-    const mia_node *n0 = &g->D->nodes[g->d_first];
-    mia_param_info w0;
-    MIA_TRY(mia_graph_param(g->D, (size_t)mia_graph_find(g->D, "d.0.weight"), &w0));
-    int64_t oh = g->h / 2, ow = g->w / 2;
-    mia_conv2d_args ca = {.n = 2 * B, .c = C + K, .h = g->h, .w = g->w, .o = g->o.width,
-                          .oh = oh, .ow = ow, .kh = 4, .kw = 4, .sh = 2, .sw = 2, .pt = 1,
-                          .pl = 1, .pb = 1, .pr = 1, .groups = 1, .wt = F32(w0.value),
-                          .dy = F32(n0->grad), .dx = F32(g->dxd)};
-    MIA_TRY(mia__conv2d_bwd_data(g->be, &ca));
-    MIA_TRY(mia_tensor_download(g->dxd, hx, (size_t)(2 * B * per) * sizeof(float)));
+    MIA_TRY(mia_graph_input_grad(g->D, g->dxd));
+    MIA_TRY(mia_tensor_download(g->dxd, g->hx, (size_t)(2 * B * per) * sizeof(float)));
     for (int64_t i = 0; i < B; i++)
-        memcpy(hf + i * C * HW, hx + (B + i) * per, (size_t)(C * HW) * sizeof(float));
-    MIA_TRY(mia_tensor_upload(g->dfake, hf, (size_t)(B * C * HW) * sizeof(float)));
-    MIA_TRY(mia_graph_backward(g->G, g->dfake));
+        memcpy(g->hf + i * CHW, g->hx + (B + i) * per, (size_t)CHW * sizeof(float));
+    MIA_TRY(mia_tensor_upload(g->dfake, g->hf, (size_t)(B * CHW) * sizeof(float)));
+    return mia_graph_backward(g->G, g->dfake);
+}
+
+mia_status mia__cgan_g_loss(mia_cgan *g, const mia_dataset *d, int64_t step, bool grads,
+                            double *loss)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(g && d && loss, "g, d or loss is NULL");
+    MIA_TRY(ensure_batch(g, g->o.batch_size));
+    MIA_TRY(make_batch(g, d, step));
+    return g_backward(g, grads, loss);
+}
+
+mia_graph *mia__cgan_graph(mia_cgan *g, bool discriminator)
+{
+    return g ? (discriminator ? g->D : g->G) : NULL;
+}
+
+static mia_status train_step(mia_cgan *g, const mia_dataset *d, double *dloss, double *gloss)
+{
+    MIA_TRY(make_batch(g, d, g->step));
+    MIA_TRY(d_backward(g, dloss));
+    MIA_TRY(adam_all(g, g->D, &g->aD, g->step + 1));
+    /* G step: D (updated) again on the same batch, gradient only from the fakes */
+    MIA_TRY(g_backward(g, true, gloss));
     MIA_TRY(adam_all(g, g->G, &g->aG, g->step + 1));
     g->step++;
     return MIA_OK;
@@ -565,7 +660,6 @@ mia_status mia_cgan_train(mia_cgan *g, const mia_dataset *d)
                   "dataset has %lld classes (GAN: %lld) and %lld images",
                   (long long)mia_dataset_n_classes(d), (long long)g->k,
                   (long long)mia_dataset_n(d));
-    MIA_CHECK_ARG(g->o.batch_size <= 4096, "batch_size too large");
     struct stat sb;
     if (g->checkpoint && stat(g->checkpoint, &sb) == 0) {
         mia_safetensors *st = NULL;
@@ -576,25 +670,21 @@ mia_status mia_cgan_train(mia_cgan *g, const mia_dataset *d)
         mia__log(MIA_LOG_INFO, "cgan: resumed from %s at step %lld", g->checkpoint,
                  (long long)g->step);
     }
-    int64_t B = g->o.batch_size, per = (g->c + g->k) * g->h * g->w;
-    MIA_TRY(ensure_batch(g, B));
-    size_t fl = sizeof(float);
-    float *hz = mia__malloc((size_t)(B * (g->o.z_dim + g->k)) * fl);
-    float *hd = mia__malloc((size_t)(2 * B * per) * fl);
-    float *hl = mia__malloc((size_t)(4 * B) * fl);
-    float *hf = mia__malloc((size_t)(B * g->c * g->h * g->w) * fl);
-    float *hx = mia__malloc((size_t)(2 * B * per) * fl);
+    MIA_TRY(ensure_batch(g, g->o.batch_size));
     mia_status s = MIA_OK;
-    if (!hz || !hd || !hl || !hf || !hx) s = MIA_ERROR(MIA_ERR_NOMEM, "cgan: out of memory");
-    double t0 = mia__now(), run = NAN;
-    int64_t start = g->step;
+    double t0 = mia__now(), run = NAN, grun = NAN;
+    int64_t start = g->step, B = g->o.batch_size;
     while (s == MIA_OK && g->step < g->o.steps) {
-        double dl = 0.0;
-        s = train_step(g, d, hz, hd, hl, hf, hx, &dl);
+        double dl = 0.0, gl = 0.0;
+        s = train_step(g, d, &dl, &gl);
         if (s != MIA_OK) break;
         run = isnan(run) ? dl : 0.98 * run + 0.02 * dl;
+        grun = isnan(grun) ? gl : 0.98 * grun + 0.02 * gl;
         bool ck = g->checkpoint && (g->step % g->o.checkpoint_every == 0 || g->step == g->o.steps);
         if (ck) s = mia_cgan_save(g, g->checkpoint);
+        if (s == MIA_OK && g->step % 100 == 0)
+            mia__log(MIA_LOG_DEBUG, "cgan: step %lld D loss %.3f G loss %.3f", (long long)g->step,
+                     run, grun);
         if (s == MIA_OK && g->o.progress) {
             double el = mia__now() - t0, done = (double)(g->step - start);
             mia_progress p = {.struct_size = sizeof p, .stage = "gan", .epoch = -1, .epochs = -1,
@@ -609,11 +699,6 @@ mia_status mia_cgan_train(mia_cgan *g, const mia_dataset *d)
             }
         }
     }
-    mia__free(hz);
-    mia__free(hd);
-    mia__free(hl);
-    mia__free(hf);
-    mia__free(hx);
     return s;
 }
 
