@@ -65,7 +65,9 @@ static void fpr_bars(mia__sbuf *b, const mia_experiment_result *r,
                      const mia__exp_variant_result *vr, const char *title)
 {
     const int na = r->n_attacks, gw = na * 12 + 16, H = 200, top = 24, left = 34;
-    const int W = left + r->n_sets * gw + 10, bottom = 110;
+    const int bottom = 110;
+    int W = left + r->n_sets * gw + 10;
+    if (W < left + na * 130) W = left + na * 130; /* room for the legend (130 px per attack) */
     mia__sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                       "role=\"img\"><title>FPR per non-member set: ", W, top + H + bottom);
     mia__sb_html(b, title);
