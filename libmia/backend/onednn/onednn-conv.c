@@ -2,6 +2,8 @@
  * format_tag any for src/weights/dst so oneDNN picks its fastest (blocked) layout; the plain
  * NCHW / OIHW (GOIHW when grouped) caller buffers are reordered into and out of cached blocked
  * buffers inside the op. Algorithm: direct (no Winograd: its error is larger). */
+#include <string.h>
+
 #include "onednn-internal.h"
 
 enum { CONV_FWD = 1, CONV_BWD_DATA = 2, CONV_BWD_WEIGHTS = 3 };
@@ -110,6 +112,15 @@ static mia_status build_bwd_data(od_ctx *c, od_entry *e, const void *args)
     return s;
 }
 
+/* Whether oneDNN picked its gemm-based convolution (im2col + GEMM, per group). */
+static bool is_gemm(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
+        return false;
+    return impl && strstr(impl, "gemm") != NULL;
+}
+
 static mia_status build_bwd_weights(od_ctx *c, od_entry *e, const void *args)
 {
     const mia_conv2d_args *a = args;
@@ -133,6 +144,11 @@ static mia_status build_bwd_weights(od_ctx *c, od_entry *e, const void *args)
         return MIA_OK;
     }
     if (ds != dnnl_success) return mia__od_fail(ds, "conv backward-weights descriptor");
+    if (mia__od_dw_applies(a) && is_gemm(pd)) {
+        dnnl_primitive_desc_destroy(pd);
+        e->custom = true;
+        return MIA_OK;
+    }
     int st;
     mia_status s = mia__od_stage(c, e, pd, &st);
     if (s == MIA_OK) s = mia__od_user(c, e, st, pd, DNNL_ARG_SRC, P_X, false, &m.x);
@@ -184,6 +200,7 @@ mia_status mia__od_conv2d_bwd_weights(mia_backend *be, const mia_conv2d_args *a)
     od_entry *e;
     MIA_TRY(conv_run(be, CONV_BWD_WEIGHTS, a, a->db != NULL, build_bwd_weights, &e));
     if (e->fallback) return mia__ref_conv2d_bwd_weights(be, a);
+    if (e->custom) return mia__od_dw_bwd_weights(be, a); /* onednn-dw.c */
     void *p[8] = {(void *)a->x, NULL, NULL, NULL, (void *)a->dy, NULL, a->dw, a->db};
     return mia__od_run(be->ctx, e, p);
 }

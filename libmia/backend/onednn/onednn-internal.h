@@ -59,6 +59,7 @@ typedef struct od_entry {
     od_key key;
     struct od_entry *next;
     bool fallback; /* oneDNN has no implementation for this case: the op runs the ref kernel */
+    bool custom;   /* oneDNN would run a slow generic implementation: the op runs ours */
     od_stage st[OD_MAX_STAGES];
     int nst;
     float *aux[OD_MAX_AUX]; /* op-specific internal buffers (views into slot buffers) */
@@ -137,6 +138,11 @@ MIA_PRIVATE mia_status mia__od_md(dnnl_memory_desc_t *md, int ndims, const int64
 /* Max pooling on plain NCHW (onednn-pool.c): bit-identical to the ref kernel. */
 MIA_PRIVATE mia_status mia__od_maxpool_fwd(mia_backend *be, const mia_pool2d_args *a);
 MIA_PRIVATE mia_status mia__od_maxpool_bwd(mia_backend *be, const mia_pool2d_args *a);
+
+/* Depthwise conv backward-weights on plain NCHW (onednn-dw.c): bit-identical to the ref kernel;
+ * used where oneDNN's choice is its gemm fallback. */
+MIA_PRIVATE bool mia__od_dw_applies(const mia_conv2d_args *a);
+MIA_PRIVATE mia_status mia__od_dw_bwd_weights(mia_backend *be, const mia_conv2d_args *a);
 
 /* Ops implemented in onednn-conv.c and onednn-ops.c. */
 #define OD_DECL_(name, args) MIA_PRIVATE mia_status mia__od_##name(mia_backend *be, const args *a);
