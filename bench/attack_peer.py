@@ -28,8 +28,10 @@ def entropy(p):
 
 
 def loss(p, y):
-    q = p / p.sum(1, keepdims=True)
-    return -np.log(np.clip(q[np.arange(len(y)), y], EPS, 1 - EPS))
+    # libmia's default LOSS: -log(p_y / sum p) in float64, no upper clamp (paper_exact keeps
+    # the float32 clamp to [eps, 1 - eps]); floored at the smallest normal double
+    q = p[np.arange(len(y)), y] / p.sum(1, dtype=np.float64)
+    return -np.log(np.maximum(q, np.finfo(np.float64).tiny))
 
 
 def youden(sm, sn):

@@ -2,7 +2,8 @@
  * bench-attack: fit + evaluate (all metrics) of the threshold, entropy and LOSS attacks on
  * n member + n non-member score vectors (shadow and target, 10 classes), against the paper's
  * algorithms in numpy/sklearn (bench/attack_peer.py) on the same scores, interleaved, medians.
- * Usage: bench-attack [n=1000000] [reps=3]. Prints libmia and peer seconds and the ratio.
+ * Usage: bench-attack [n=1000000] [reps=3] [ATTACKS=threshold,entropy,loss,salem]. Prints
+ * libmia and peer seconds and the ratio, and the machine load (/proc/loadavg) before and after.
  */
 #include <math.h>
 #include <stdint.h>
@@ -52,6 +53,14 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static void print_load(const char *when)
+{
+    char buf[128] = "";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fgets(buf, sizeof buf, f)) printf("load average %s: %s", when, buf);
+    if (f) fclose(f);
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -82,6 +91,7 @@ int main(int argc, char **argv)
 {
     int64_t n = argc > 1 ? atoll(argv[1]) : 1000000;
     int reps = argc > 2 ? atoi(argv[2]) : 3;
+    const char *which = argc > 3 ? argv[3] : "threshold,entropy,loss,salem";
     if (n < 10 || reps < 1 || reps > 50) {
         fprintf(stderr, "usage: bench-attack [n >= 10] [reps 1..50]\n");
         return 2;
@@ -110,7 +120,9 @@ int main(int argc, char **argv)
     const char *peer_names[3] = {"threshold", "entropy", "loss"};
     printf("bench-attack: n = %lld members + %lld non-members (shadow and target), %d classes\n",
            (long long)n, (long long)n, C);
+    print_load("before");
     for (int k = 0; k < 3; k++) {
+        if (!strstr(which, peer_names[k])) continue;
         double tc[50], tp[50];
         int peer_reps = kinds[k] == MIA_ATTACK_ENTROPY ? 1 : reps; /* the paper's scan is slow */
         double auroc = 0, fpr = 0;
@@ -152,7 +164,7 @@ int main(int argc, char **argv)
                peer_names[k], mc, mp, mp / mc, auroc);
     }
     /* Salem: the MLP trained on 2,500 + 2,500 shadow vectors (the paper's 5,000), per epoch */
-    {
+    if (strstr(which, "salem")) {
         int64_t k = n < 2500 ? n : 2500;
         mia_score_set m5 = {p[0], NULL, k, C}, n5 = {p[1], NULL, k, C};
         double tc[50], tp[50], ec = 0, ep = 0;
@@ -183,6 +195,7 @@ int main(int argc, char **argv)
         printf("%-10s libmia %8.4f s/epoch (%d epochs)  peer(PyTorch) %8.4f s/epoch (%d epochs)  "
                "ratio %7.1fx\n", "salem", mc, (int)ec, mp, (int)ep, mp / mc);
     }
+    print_load("after");
     for (int s = 0; s < 4; s++) {
         free(p[s]);
         free(y[s]);

@@ -79,6 +79,40 @@ static inline float mia__key_f32(uint32_t k)
 
 /* Sort keys ascending (LSD radix, 11/11/10 bits). tmp has n elements. */
 MIA_PRIVATE void mia__radix_sort_u32(uint32_t *keys, uint32_t *tmp, int64_t n);
+/* The same when the caller knows the key range [lo, hi]. */
+MIA_PRIVATE void mia__radix_sort_range(uint32_t *keys, uint32_t *tmp, int64_t n, uint32_t lo,
+                                       uint32_t hi);
+/* keys = sorted mia__f32_key(x[0..n)) (range found while converting). tmp has n elements. */
+MIA_PRIVATE void mia__keys_sort(const float *x, int64_t n, uint32_t *keys, uint32_t *tmp);
+
+/* Digit counts of sort keys, gathered while the keys are written (mia__khist_add), so the sort
+ * needs no counting or range pass of its own: raw key bits [0, 13) and [13, 26), and the key
+ * range. Keys whose range spans more than 26 bits fall back to mia__radix_sort_u32. */
+#define MIA_KHIST_BITS 13
+typedef struct mia__khist {
+    uint32_t lo, hi;
+    uint32_t c[2][1u << MIA_KHIST_BITS];
+} mia__khist;
+static inline void mia__khist_init(mia__khist *h)
+{
+    memset(h, 0, sizeof *h);
+    h->lo = UINT32_MAX;
+}
+static inline void mia__khist_add(mia__khist *h, uint32_t k)
+{
+    h->c[0][k & ((1u << MIA_KHIST_BITS) - 1u)]++;
+    h->c[1][(k >> MIA_KHIST_BITS) & ((1u << MIA_KHIST_BITS) - 1u)]++;
+    h->lo = k < h->lo ? k : h->lo;
+    h->hi = k > h->hi ? k : h->hi;
+}
+/* Sort the n keys counted in h (n < 2^32; h is consumed). tmp has n elements. */
+MIA_PRIVATE void mia__radix_sort_hist(uint32_t *keys, uint32_t *tmp, int64_t n, mia__khist *h);
+/* mia__roc_build_keys on keys already sorted ascending. */
+MIA_PRIVATE mia_status mia__roc_build_sorted(mia__roc *r, const uint32_t *kp, int64_t np,
+                                             const uint32_t *kn, int64_t nn);
+/* mia__youden_keys on keys already sorted ascending (cannot fail). */
+MIA_PRIVATE double mia__youden_sorted(const uint32_t *kp, int64_t np, const uint32_t *kn,
+                                      int64_t nn);
 /* Build the ROC of positives pos[np] vs negatives neg[nn] (np, nn >= 1; finite scores). */
 MIA_PRIVATE mia_status mia__roc_build(mia__roc *r, const float *pos, int64_t np, const float *neg,
                                       int64_t nn);
@@ -103,8 +137,15 @@ MIA_PRIVATE double mia__youden_keys(uint32_t *kp, int64_t np, uint32_t *kn, int6
 MIA_PRIVATE mia_status mia__check_set(const char *name, const mia_score_set *x, bool labels);
 /* Per-row max score; MIA_ERR_NUMERIC on NaN/Inf/negative entries (names set, row, column). */
 MIA_PRIVATE mia_status mia__max_scores(const char *name, const mia_score_set *x, float *out);
-/* Per-row max score as order-preserving sort keys (mia__f32_key), validated, in one pass. */
-MIA_PRIVATE mia_status mia__max_keys(const char *name, const mia_score_set *x, uint32_t *keys);
+/* Per-row max score as order-preserving sort keys (mia__f32_key), validated, in one pass;
+ * h (nullable, initialised) counts the keys for mia__radix_sort_hist. */
+MIA_PRIVATE mia_status mia__max_keys(const char *name, const mia_score_set *x, uint32_t *keys,
+                                     mia__khist *h);
+/* Threshold attack on probabilities, evaluation in one pass: max score (= attack score) into
+ * score, prediction, sort key and its count (h initialised). */
+MIA_PRIVATE mia_status mia__threshold_eval(const mia_attack *a, const char *name,
+                                           const mia_score_set *x, float *score, uint8_t *pred,
+                                           uint32_t *keys, mia__khist *h);
 /* Per-row entropy as torch.distributions.Categorical computes it (float32). */
 MIA_PRIVATE mia_status mia__entropies(const char *name, const mia_score_set *x, float *out);
 /* Per-row cross-entropy. exact (paper_exact): float32 -log(clamp(p_y / sum p, eps, 1 - eps));

@@ -116,7 +116,8 @@ mia_status mia__max_scores(const char *name, const mia_score_set *x, float *out)
     return MIA_OK;
 }
 
-mia_status mia__max_keys(const char *name, const mia_score_set *x, uint32_t *keys)
+mia_status mia__max_keys(const char *name, const mia_score_set *x, uint32_t *keys,
+                         mia__khist *h)
 {
     const int64_t C = x->n_classes;
     for (int64_t i = 0; i < x->n; i++) {
@@ -128,6 +129,25 @@ mia_status mia__max_keys(const char *name, const mia_score_set *x, uint32_t *key
             MIA_TRY(slow_row(name, x, i, &m));
             keys[i] = mia__f32_key(m);
         }
+        if (h) mia__khist_add(h, keys[i]);
+    }
+    return MIA_OK;
+}
+
+mia_status mia__threshold_eval(const mia_attack *a, const char *name, const mia_score_set *x,
+                               float *score, uint8_t *pred, uint32_t *keys, mia__khist *h)
+{
+    const int64_t C = x->n_classes;
+    const double tau = a->tau;
+    for (int64_t i = 0; i < x->n; i++) {
+        uint32_t um = row_umax(x->probs + i * C, C);
+        float m;
+        if (um <= MIA_F32_MAX_BITS) memcpy(&m, &um, sizeof m);
+        else MIA_TRY(slow_row(name, x, i, &m));
+        score[i] = m;
+        pred[i] = (double)m > tau; /* strict, against sklearn's float64 threshold */
+        keys[i] = mia__f32_key(m);
+        mia__khist_add(h, keys[i]);
     }
     return MIA_OK;
 }

@@ -109,8 +109,8 @@ void mia_attack_result_free(mia_attack_result *r)
     mia__free(r->roc_fp);
     mia__free(r->score_mem);
     mia__free(r->score_non);
-    mia__free(r->max_mem);
-    mia__free(r->max_non);
+    if (r->max_mem != r->score_mem) mia__free(r->max_mem);
+    if (r->max_non != r->score_non) mia__free(r->max_non);
     mia__free(r->pred_mem);
     mia__free(r->pred_non);
     mia__free(r);
@@ -129,16 +129,62 @@ static mia_status eval_set(const mia_attack *a, const char *name, const mia_scor
     return mia__attack_scores_max(a, name, x, *score, *pred, *maxs);
 }
 
+/* Mean max score of the predicted members (m1) and non-members (m0), branch-free: the sums
+ * are accumulated in the same sequential order as a branching loop would (s1 adds exact zeros
+ * for the others), so the results are identical. */
 static void mmps(const float *maxs, const uint8_t *pred, int64_t n, double *m1, double *m0)
 {
     double s1 = 0.0, s0 = 0.0;
-    int64_t c1 = 0, c0 = 0;
+    int64_t c1 = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (pred[i]) { s1 += maxs[i]; c1++; }
-        else { s0 += maxs[i]; c0++; }
+        double v = (double)maxs[i], w = pred[i] ? v : 0.0;
+        s1 += w;
+        s0 += v - w;
+        c1 += pred[i];
     }
+    int64_t c0 = n - c1;
     *m1 = c1 ? s1 / (double)c1 : 0.0;
     *m0 = c0 ? s0 / (double)c0 : 0.0;
+}
+
+/* The threshold attack on probabilities: scores (= max scores, shared), predictions, sort keys
+ * and their counts in one pass per set, then the ROC from the sorted keys. */
+static mia_status eval_threshold(const mia_attack *a, mia_attack_result *r,
+                                 const mia_score_set *mem, const mia_score_set *non,
+                                 mia__roc *roc)
+{
+    const int64_t nm = mem->n, nn = non->n;
+    r->score_mem = mia__malloc((size_t)nm * sizeof *r->score_mem);
+    r->score_non = mia__malloc((size_t)nn * sizeof *r->score_non);
+    r->pred_mem = mia__malloc((size_t)nm);
+    r->pred_non = mia__malloc((size_t)nn);
+    uint32_t *k = mia__malloc((size_t)(nm + nn) * sizeof *k);
+    uint32_t *tmp = mia__malloc((size_t)(nm > nn ? nm : nn) * sizeof *tmp);
+    mia__khist *h = mia__malloc(2 * sizeof *h);
+    mia_status s = MIA_OK;
+    if (!r->score_mem || !r->score_non || !r->pred_mem || !r->pred_non || !k || !tmp || !h)
+        s = MIA_ERROR(MIA_ERR_NOMEM, "threshold attack: out of memory for %lld scores",
+                      (long long)(nm + nn));
+    if (s == MIA_OK) {
+        r->max_mem = r->score_mem;
+        r->max_non = r->score_non;
+        mia__khist_init(&h[0]);
+        mia__khist_init(&h[1]);
+        s = mia__threshold_eval(a, "members", mem, r->score_mem, r->pred_mem, k, &h[0]);
+    }
+    if (s == MIA_OK)
+        s = mia__threshold_eval(a, "non_members", non, r->score_non, r->pred_non, k + nm, &h[1]);
+    if (s == MIA_OK) {
+        mia__radix_sort_hist(k, tmp, nm, &h[0]);
+        mia__radix_sort_hist(k + nm, tmp, nn, &h[1]);
+        mia__free(tmp);
+        tmp = NULL;
+        s = mia__roc_build_sorted(roc, k, nm, k + nm, nn);
+    }
+    mia__free(k);
+    mia__free(tmp);
+    mia__free(h);
+    return s;
 }
 
 mia_status mia_attack_evaluate(mia_attack_result **out, const mia_attack *a,
@@ -165,12 +211,18 @@ mia_status mia_attack_evaluate(mia_attack_result **out, const mia_attack *a,
     float *bm = NULL, *bn = NULL;
     mia_status s = mia__input_view(a, "members", members, &vm, &bm);
     if (s == MIA_OK) s = mia__input_view(a, "non_members", non_members, &vn, &bn);
-    if (s == MIA_OK) s = eval_set(a, "members", &vm, &r->score_mem, &r->max_mem, &r->pred_mem);
-    if (s == MIA_OK)
-        s = eval_set(a, "non_members", &vn, &r->score_non, &r->max_non, &r->pred_non);
+    if (s == MIA_OK && a->kind == MIA_ATTACK_THRESHOLD && !a->logits) {
+        s = eval_threshold(a, r, &vm, &vn, &roc);
+    } else {
+        if (s == MIA_OK)
+            s = eval_set(a, "members", &vm, &r->score_mem, &r->max_mem, &r->pred_mem);
+        if (s == MIA_OK)
+            s = eval_set(a, "non_members", &vn, &r->score_non, &r->max_non, &r->pred_non);
+        if (s == MIA_OK)
+            s = mia__roc_build(&roc, r->score_mem, r->n_mem, r->score_non, r->n_non);
+    }
     mia__free(bm);
     mia__free(bn);
-    if (s == MIA_OK) s = mia__roc_build(&roc, r->score_mem, r->n_mem, r->score_non, r->n_non);
     if (s != MIA_OK) {
         mia_attack_result_free(r);
         return s;

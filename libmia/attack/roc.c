@@ -13,31 +13,37 @@
 
 __extension__ typedef unsigned __int128 mia_u128;
 
+/* In-place heap sort: the fallback when there is no memory for radix counts (never fails). */
+static void heap_sort(uint32_t *keys, int64_t n)
+{
+    for (int64_t start = n / 2 - 1, end = n - 1;;) {
+        int64_t root;
+        if (start >= 0) root = start--;
+        else {
+            if (end <= 0) break;
+            uint32_t t = keys[0];
+            keys[0] = keys[end];
+            keys[end--] = t;
+            root = 0;
+        }
+        for (int64_t child; (child = 2 * root + 1) <= end; root = child) {
+            if (child < end && keys[child] < keys[child + 1]) child++;
+            if (keys[root] >= keys[child]) break;
+            uint32_t t = keys[root];
+            keys[root] = keys[child];
+            keys[child] = t;
+        }
+    }
+}
+
 /* The general LSD sort (int64 counts, 11/11/10-bit digits) for n >= 2^32. */
 static void radix_sort_big(uint32_t *keys, uint32_t *tmp, int64_t n)
 {
     static const int shift[3] = {0, 11, 22};
     static const uint32_t mask[3] = {0x7ff, 0x7ff, 0x3ff};
     int64_t *count = mia__calloc(3 * 2048, sizeof *count);
-    if (!count) { /* no memory for the counts: an in-place heap sort never fails */
-        for (int64_t start = n / 2 - 1, end = n - 1;;) {
-            int64_t root;
-            if (start >= 0) root = start--;
-            else {
-                if (end <= 0) break;
-                uint32_t t = keys[0];
-                keys[0] = keys[end];
-                keys[end--] = t;
-                root = 0;
-            }
-            for (int64_t child; (child = 2 * root + 1) <= end; root = child) {
-                if (child < end && keys[child] < keys[child + 1]) child++;
-                if (keys[root] >= keys[child]) break;
-                uint32_t t = keys[root];
-                keys[root] = keys[child];
-                keys[child] = t;
-            }
-        }
+    if (!count) {
+        heap_sort(keys, n);
         return;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -66,31 +72,41 @@ static void radix_sort_big(uint32_t *keys, uint32_t *tmp, int64_t n)
     mia__free(count);
 }
 
-/* LSD radix sort on the key range actually used: keys are offset by their minimum, and the
- * b significant bits of the range are covered by 1 pass (b <= 11), 2 passes of up to 13 bits
- * (b <= 26) or 3 passes of up to 11 bits, so scores confined to a few octaves (max scores in
- * [0.1, 1]: 25 bits) need 2 scatter passes instead of 3. Counts are uint32 (n < 2^32). */
 void mia__radix_sort_u32(uint32_t *keys, uint32_t *tmp, int64_t n)
 {
     if (n < 2) return;
-    if (n > (int64_t)UINT32_MAX) {
-        radix_sort_big(keys, tmp, n);
-        return;
-    }
     uint32_t lo = keys[0], hi = keys[0];
     for (int64_t i = 1; i < n; i++) {
         uint32_t k = keys[i];
         lo = k < lo ? k : lo;
         hi = k > hi ? k : hi;
     }
+    mia__radix_sort_range(keys, tmp, n, lo, hi);
+}
+
+/* LSD radix sort on the key range actually used: keys are offset by their minimum, and the
+ * b significant bits of the range are covered by 1 pass (b <= 11), 2 passes of up to 14 bits
+ * (b <= 28) or 3 passes of up to 11 bits, so scores confined to a few octaves (max scores in
+ * [0.1, 1]: 25 bits; log-probabilities down to 2^-24: 28 bits) need 2 scatter passes instead
+ * of 3. Counts are uint32 (n < 2^32), on the heap (a heap sort when that fails). */
+void mia__radix_sort_range(uint32_t *keys, uint32_t *tmp, int64_t n, uint32_t lo, uint32_t hi)
+{
+    if (n < 2) return;
+    if (n > (int64_t)UINT32_MAX) {
+        radix_sort_big(keys, tmp, n);
+        return;
+    }
     uint32_t range = hi - lo;
     if (range == 0) return;
     int bits = 32 - __builtin_clz(range);
-    int passes = bits <= 11 ? 1 : (bits <= 26 ? 2 : 3);
+    int passes = bits <= 11 ? 1 : (bits <= 28 ? 2 : 3);
     int width = (bits + passes - 1) / passes;
     uint32_t mask = (1u << width) - 1u;
-    uint32_t count[3][8192];
-    for (int p = 0; p < passes; p++) memset(count[p], 0, ((size_t)mask + 1) * sizeof count[p][0]);
+    uint32_t (*count)[1u << 14] = mia__calloc((size_t)passes, sizeof *count);
+    if (!count) {
+        heap_sort(keys, n);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         uint32_t k = keys[i] - lo;
         for (int p = 0; p < passes; p++) count[p][(k >> (p * width)) & mask]++;
@@ -113,6 +129,50 @@ void mia__radix_sort_u32(uint32_t *keys, uint32_t *tmp, int64_t n)
         dst = t;
     }
     if (src != keys) memcpy(keys, src, (size_t)n * sizeof *keys);
+    mia__free(count);
+}
+
+void mia__keys_sort(const float *x, int64_t n, uint32_t *keys, uint32_t *tmp)
+{
+    if (n < 1) return;
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t k = mia__f32_key(x[i]);
+        keys[i] = k;
+        lo = k < lo ? k : lo;
+        hi = k > hi ? k : hi;
+    }
+    mia__radix_sort_range(keys, tmp, n, lo, hi);
+}
+
+void mia__radix_sort_hist(uint32_t *keys, uint32_t *tmp, int64_t n, mia__khist *h)
+{
+    if (n < 2 || h->lo == h->hi) return;
+    if (n > (int64_t)UINT32_MAX || ((h->lo ^ h->hi) >> (2 * MIA_KHIST_BITS)) != 0) {
+        mia__radix_sort_u32(keys, tmp, n); /* the counts do not cover the range */
+        return;
+    }
+    const uint32_t mask = (1u << MIA_KHIST_BITS) - 1u;
+    uint32_t *src = keys, *dst = tmp;
+    for (int p = 0; p < 2; p++) {
+        uint32_t *c = h->c[p], sum = 0;
+        const int sh = p * MIA_KHIST_BITS;
+        /* a digit shared by every key needs no pass */
+        if (c[(h->lo >> sh) & mask] == (uint32_t)n) continue;
+        for (uint32_t b = 0; b <= mask; b++) {
+            uint32_t t = c[b];
+            c[b] = sum;
+            sum += t;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t k = src[i];
+            dst[c[(k >> sh) & mask]++] = k;
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != keys) memcpy(keys, src, (size_t)n * sizeof *keys);
 }
 
 void mia__roc_free(mia__roc *r)
@@ -127,13 +187,25 @@ void mia__roc_free(mia__roc *r)
 mia_status mia__roc_build_keys(mia__roc *r, uint32_t *kp, int64_t np, uint32_t *kn, int64_t nn)
 {
     memset(r, 0, sizeof *r);
-    int64_t n = np + nn;
     uint32_t *tmp = mia__malloc((size_t)(np > nn ? np : nn) * sizeof *tmp);
+    if (!tmp)
+        return MIA_ERROR(MIA_ERR_NOMEM, "ROC of %lld scores: out of memory",
+                         (long long)(np + nn));
+    mia__radix_sort_u32(kp, tmp, np);
+    mia__radix_sort_u32(kn, tmp, nn);
+    mia__free(tmp);
+    return mia__roc_build_sorted(r, kp, np, kn, nn);
+}
+
+mia_status mia__roc_build_sorted(mia__roc *r, const uint32_t *kp, int64_t np, const uint32_t *kn,
+                                 int64_t nn)
+{
+    memset(r, 0, sizeof *r);
+    int64_t n = np + nn;
     r->thr_base = mia__malloc((size_t)(n + 1) * sizeof *r->thr_base);
     r->tp_base = mia__malloc((size_t)(n + 1) * sizeof *r->tp_base);
     r->fp_base = mia__malloc((size_t)(n + 1) * sizeof *r->fp_base);
-    if (!tmp || !r->thr_base || !r->tp_base || !r->fp_base) {
-        mia__free(tmp);
+    if (!r->thr_base || !r->tp_base || !r->fp_base) {
         mia__roc_free(r);
         return MIA_ERROR(MIA_ERR_NOMEM, "ROC of %lld scores: out of memory", (long long)n);
     }
@@ -142,9 +214,6 @@ mia_status mia__roc_build_keys(mia__roc *r, uint32_t *kp, int64_t np, uint32_t *
     r->thr = r->thr_base + 1;
     r->tp = r->tp_base + 1;
     r->fp = r->fp_base + 1;
-    mia__radix_sort_u32(kp, tmp, np);
-    mia__radix_sort_u32(kn, tmp, nn);
-    mia__free(tmp);
 
     /* Merge from the largest key down; each distinct key is one point. */
     int64_t i = np - 1, j = nn - 1, tp = 0, fp = 0, k = 0;
@@ -189,9 +258,16 @@ mia_status mia__roc_build(mia__roc *r, const float *pos, int64_t np, const float
     if (!k)
         return MIA_ERROR(MIA_ERR_NOMEM, "ROC of %lld scores: out of memory",
                          (long long)(np + nn));
-    for (int64_t i = 0; i < np; i++) k[i] = mia__f32_key(pos[i]);
-    for (int64_t i = 0; i < nn; i++) k[np + i] = mia__f32_key(neg[i]);
-    mia_status s = mia__roc_build_keys(r, k, np, k + np, nn);
+    uint32_t *tmp = mia__malloc((size_t)(np > nn ? np : nn) * sizeof *tmp);
+    if (!tmp) {
+        mia__free(k);
+        return MIA_ERROR(MIA_ERR_NOMEM, "ROC of %lld scores: out of memory",
+                         (long long)(np + nn));
+    }
+    mia__keys_sort(pos, np, k, tmp);
+    mia__keys_sort(neg, nn, k + np, tmp);
+    mia__free(tmp);
+    mia_status s = mia__roc_build_sorted(r, k, np, k + np, nn);
     mia__free(k);
     return s;
 }
@@ -307,6 +383,11 @@ double mia__youden_keys(uint32_t *kp, int64_t np, uint32_t *kn, int64_t nn, mia_
     mia__radix_sort_u32(kp, tmp, np);
     mia__radix_sort_u32(kn, tmp, nn);
     mia__free(tmp);
+    return mia__youden_sorted(kp, np, kn, nn);
+}
+
+double mia__youden_sorted(const uint32_t *kp, int64_t np, const uint32_t *kn, int64_t nn)
+{
     const double P = (double)np, N = (double)nn;
     int64_t i = np - 1, j = nn - 1, tp = 0, fp = 0, k = 0;
     ypoint prev = {0, 0, 0}, cur = {0, 0, 0};

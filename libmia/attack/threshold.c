@@ -14,14 +14,19 @@ MIA_PRIVATE mia_status mia__youden_fit(mia_attack *a, const float *sm, int64_t n
 mia_status mia__youden_fit(mia_attack *a, const float *sm, int64_t nm, const float *sn, int64_t nn)
 {
     uint32_t *k = mia__malloc((size_t)(nm + nn) * sizeof *k);
-    if (!k) return MIA_ERROR(MIA_ERR_NOMEM, "attack fit: out of memory for %lld keys",
-                             (long long)(nm + nn));
-    for (int64_t i = 0; i < nm; i++) k[i] = mia__f32_key(sm[i]);
-    for (int64_t i = 0; i < nn; i++) k[nm + i] = mia__f32_key(sn[i]);
-    mia_status s;
-    a->tau = mia__youden_keys(k, nm, k + nm, nn, &s);
+    uint32_t *tmp = mia__malloc((size_t)(nm > nn ? nm : nn) * sizeof *tmp);
+    if (!k || !tmp) {
+        mia__free(k);
+        mia__free(tmp);
+        return MIA_ERROR(MIA_ERR_NOMEM, "attack fit: out of memory for %lld keys",
+                         (long long)(nm + nn));
+    }
+    mia__keys_sort(sm, nm, k, tmp);
+    mia__keys_sort(sn, nn, k + nm, tmp);
+    mia__free(tmp);
+    a->tau = mia__youden_sorted(k, nm, k + nm, nn);
     mia__free(k);
-    return s;
+    return MIA_OK;
 }
 
 mia_status mia__threshold_fit(mia_attack *a, const mia_score_set *mem, const mia_score_set *non,
@@ -40,12 +45,27 @@ mia_status mia__threshold_fit(mia_attack *a, const mia_score_set *mem, const mia
         mia__free(sn);
         return s;
     }
-    /* max score straight into sort keys: one pass over each score matrix */
-    uint32_t *k = mia__malloc((size_t)(mem->n + non->n) * sizeof *k);
-    if (!k) return MIA_ERROR(MIA_ERR_NOMEM, "threshold attack: out of memory");
-    mia_status s = mia__max_keys("members", mem, k);
-    if (s == MIA_OK) s = mia__max_keys("non_members", non, k + mem->n);
-    if (s == MIA_OK) a->tau = mia__youden_keys(k, mem->n, k + mem->n, non->n, &s);
+    /* max score straight into sort keys and their digit counts: one pass over each score
+     * matrix, then two scatter passes per class */
+    const int64_t nm = mem->n, nn = non->n;
+    uint32_t *k = mia__malloc((size_t)(nm + nn) * sizeof *k);
+    uint32_t *tmp = mia__malloc((size_t)(nm > nn ? nm : nn) * sizeof *tmp);
+    mia__khist *h = mia__malloc(2 * sizeof *h);
+    mia_status s = MIA_OK;
+    if (!k || !tmp || !h) s = MIA_ERROR(MIA_ERR_NOMEM, "threshold attack: out of memory");
+    if (s == MIA_OK) {
+        mia__khist_init(&h[0]);
+        mia__khist_init(&h[1]);
+        s = mia__max_keys("members", mem, k, &h[0]);
+    }
+    if (s == MIA_OK) s = mia__max_keys("non_members", non, k + nm, &h[1]);
+    if (s == MIA_OK) {
+        mia__radix_sort_hist(k, tmp, nm, &h[0]);
+        mia__radix_sort_hist(k + nm, tmp, nn, &h[1]);
+        a->tau = mia__youden_sorted(k, nm, k + nm, nn);
+    }
     mia__free(k);
+    mia__free(tmp);
+    mia__free(h);
     return s;
 }
