@@ -11,17 +11,12 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include <mia/mia.h>
 
 #include "backend/ops.h"
 #include "core/rng.h"
-
-#define ASSERT_ERR(call, status, substr)                                                       \
-    do {                                                                                       \
-        assert_int_equal((call), (status));                                                    \
-        if (!strstr(mia_last_error(), (substr)))                                               \
-            fail_msg("message \"%s\" lacks \"%s\"", mia_last_error(), (substr));               \
-    } while (0)
 
 static int setup_ref(void **state)
 {

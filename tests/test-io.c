@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test-util.h"
+
 #include "core/rng.h"
 #include "io/io.h"
 #include "mia-internal.h"
@@ -25,26 +27,13 @@ static char g_dir[256];
 static int setup(void **state)
 {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/mia-test-io-XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return mia_test_tmpdir_create(g_dir, sizeof g_dir, "io");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.') continue;
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_dir);
+    mia_test_tmpdir_remove(g_dir);
     return 0;
 }
 

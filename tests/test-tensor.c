@@ -9,14 +9,9 @@
 
 #include <cmocka.h>
 
-#include <mia/mia.h>
+#include "test-util.h"
 
-#define ASSERT_ERR(call, status, substr)                                                       \
-    do {                                                                                       \
-        assert_int_equal((call), (status));                                                    \
-        if (!strstr(mia_last_error(), (substr)))                                               \
-            fail_msg("message \"%s\" lacks \"%s\"", mia_last_error(), (substr));               \
-    } while (0)
+#include <mia/mia.h>
 
 static int setup_ref(void **state)
 {

@@ -11,12 +11,7 @@
 
 #include <mia/mia.h>
 
-#define ASSERT_ERR(call, status, substr)                                                       \
-    do {                                                                                       \
-        assert_int_equal((call), (status));                                                    \
-        if (!strstr(mia_last_error(), (substr)))                                               \
-            fail_msg("message \"%s\" lacks \"%s\"", mia_last_error(), (substr));               \
-    } while (0)
+#include "test-util.h"
 
 static uint64_t tt_rng_state = 88172645463325252ull;
 static inline uint64_t tt_u64(void)
