@@ -254,6 +254,34 @@ static void check_svg(const char *path)
     }
 }
 
+/* The k-th curve (polyline) and the k-th legend swatch (a stroke-width="2" line) have the same
+ * colour, for every k, and there are as many swatches as curves. */
+static void check_legend_colors(const char *path)
+{
+    size_t n;
+    char *s = slurp(path, &n);
+    assert_non_null(s);
+    char curve[16][16], swatch[16][16];
+    int nc = 0, ns = 0;
+    for (const char *p = s; (p = strstr(p, "<polyline")) != NULL; p++) {
+        assert_true(nc < 16);
+        assert_int_equal(sscanf(strstr(p, "stroke=\""), "stroke=\"%15[^\"]", curve[nc]), 1);
+        nc++;
+    }
+    for (const char *p = s; (p = strstr(p, "<line")) != NULL; p++) {
+        const char *end = strchr(p, '>');
+        const char *w = strstr(p, "stroke-width=\"2\"");
+        if (!w || w > end) continue;
+        assert_true(ns < 16);
+        assert_int_equal(sscanf(strstr(p, "stroke=\""), "stroke=\"%15[^\"]", swatch[ns]), 1);
+        ns++;
+    }
+    assert_true(nc >= 2);
+    assert_int_equal(nc, ns);
+    for (int k = 0; k < nc; k++) assert_string_equal(curve[k], swatch[k]);
+    free(s);
+}
+
 static void test_report__svg_well_formed(void **state)
 {
     fx *f = *state;
@@ -261,9 +289,11 @@ static void test_report__svg_well_formed(void **state)
     snprintf(path, sizeof path, "%s/roc.svg", f->dir);
     assert_int_equal(mia_report_write_roc_svg(f->rep, MIA_ATTACK_THRESHOLD, path), MIA_OK);
     check_svg(path);
+    check_legend_colors(path);
     snprintf(path, sizeof path, "%s/hist.svg", f->dir);
     assert_int_equal(mia_report_write_hist_svg(f->rep, MIA_ATTACK_THRESHOLD, path), MIA_OK);
     check_svg(path);
+    check_legend_colors(path);
 }
 
 static void test_report__errors(void **state)

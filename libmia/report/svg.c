@@ -56,12 +56,13 @@ static mia_status header(mia_afile *f, const char *title)
     return text(f, (ML + W - MR) / 2, MT - 15, "middle", "font-size=\"14\"", title);
 }
 
-static mia_status legend(mia_afile *f, int i, const char *label, const char *dash)
+/* Legend entry in row @p row, drawn in colour @p color (an index into colors). */
+static mia_status legend(mia_afile *f, int row, int color, const char *label, const char *dash)
 {
-    double y = MT + 10 + 18 * i, x = W - MR + 12;
+    double y = MT + 10 + 18 * row, x = W - MR + 12;
     MIA_TRY(mia__afile_printf(f, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" "
                               "stroke=\"%s\" stroke-width=\"2\"%s/>\n", x, y, x + 22, y,
-                              colors[i % 10], dash));
+                              colors[color % 10], dash));
     return text(f, x + 28, y + 4, "start", "", label);
 }
 
@@ -137,7 +138,7 @@ static mia_status roc_body(const mia_report *rep, mia_afile *f, mia_attack_kind 
             py = y;
         }
         MIA_TRY(mia__afile_printf(f, "\"/>\n"));
-        MIA_TRY(legend(f, c, rep->sets[rep->entries[e].set], ""));
+        MIA_TRY(legend(f, c, c, rep->sets[rep->entries[e].set], ""));
         c++;
     }
     return mia__afile_printf(f, "</svg>\n");
@@ -226,7 +227,7 @@ static mia_status hist_body(const mia_report *rep, mia_afile *f, mia_attack_kind
             MIA_TRY(text(f, W - MR + 40, MT + 14, "start", "", "members"));
         }
         MIA_TRY(hist_curve(f, r->score_non, r->n_non, lo, hi, ymax, colors[c % 10], ""));
-        MIA_TRY(legend(f, c + 1, rep->sets[rep->entries[e].set], ""));
+        MIA_TRY(legend(f, c + 1, c, rep->sets[rep->entries[e].set], ""));
         c++;
     }
     return mia__afile_printf(f, "</svg>\n");
