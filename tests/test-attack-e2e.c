@@ -1,6 +1,7 @@
 /* End to end: SalemCNN target and shadow trained on disjoint 500-image Fashion-MNIST subsets
- * until they memorise; (1) the positive test of issue 6: the LOSS attack's TPR at 1% FPR on the
- * memorising target is far above 1%; (2) the mia-attack binary writes the CSV, JSON (parsed by
+ * with random labels, which a model can only fit by memorising its training images; (1) the
+ * positive test of issue 6: the LOSS attack's TPR at 1% FPR on the memorising target is far
+ * above 1% (non-members carry random labels too); (2) the mia-attack binary writes the CSV, JSON (parsed by
  * python3 -m json.tool), per-sample scores and SVGs (valid XML that rsvg-convert renders) for
  * the test-set, permuted, scaled and MNIST-digits ("mnist-opencv", when cached) non-member
  * sets, and refuses a target-model fit and overlapping training indices. */
@@ -21,12 +22,13 @@
 #include <mia/mia.h>
 
 #define N_TRAIN 500
-#define EPOCHS 40
+#define EPOCHS 60
 
 typedef struct e2e {
     char dir[256];
     mia_backend *be;
     mia_dataset *train, *test;
+    mia_dataset *train_rl, *test_rl; /* the first 2 x N_TRAIN images with random labels */
     mia_model *target, *shadow;
 } e2e;
 
@@ -56,7 +58,7 @@ static mia_model *train_model(int64_t first, uint64_t seed)
     int64_t idx[N_TRAIN];
     for (int64_t i = 0; i < N_TRAIN; i++) idx[i] = first + i;
     mia_dataset *sub = NULL;
-    assert_int_equal(mia_dataset_subset(&sub, g.train, idx, N_TRAIN), MIA_OK);
+    assert_int_equal(mia_dataset_subset(&sub, g.train_rl, idx, N_TRAIN), MIA_OK);
     mia_train_opts to;
     mia_train_opts_init(&to);
     mia_train_opts_paper(&to, "salem_cnn");
@@ -81,6 +83,24 @@ static int setup(void **state)
     }
     snprintf(g.dir, sizeof g.dir, "/tmp/mia-e2e-XXXXXX");
     if (!mkdtemp(g.dir)) return -1;
+    /* random labels (splitmix64, fixed seed) for the first 2 x N_TRAIN images of each split */
+    int64_t idx[2 * N_TRAIN];
+    static int32_t lab[2][2 * N_TRAIN];
+    uint64_t x = 12345;
+    for (int64_t i = 0; i < 4 * N_TRAIN; i++) {
+        uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        lab[i / (2 * N_TRAIN)][i % (2 * N_TRAIN)] = (int32_t)((z ^ (z >> 31)) % 10);
+        if (i < 2 * N_TRAIN) idx[i] = i;
+    }
+    for (int k = 0; k < 2; k++) {
+        mia_dataset *sub = NULL, **dst = k ? &g.test_rl : &g.train_rl;
+        if (mia_dataset_subset(&sub, k ? g.test : g.train, idx, 2 * N_TRAIN) != MIA_OK) return -1;
+        mia_status st = mia_dataset_with_labels(dst, sub, lab[k]);
+        mia_dataset_free(sub);
+        if (st != MIA_OK) return -1;
+    }
     mia_backend_opts bo;
     mia_backend_opts_init(&bo);
     bo.n_threads = 1; /* OpenMP barriers spin badly on a loaded 2-core machine */
@@ -95,6 +115,8 @@ static int teardown(void **state)
     mia_model_free(g.shadow);
     mia_dataset_free(g.train);
     mia_dataset_free(g.test);
+    mia_dataset_free(g.train_rl);
+    mia_dataset_free(g.test_rl);
     mia_backend_free(g.be);
     if (g.dir[0] && !getenv("MIA_KEEP_TEST_DIR")) {
         char cmd[600];
@@ -143,10 +165,10 @@ static void test_attack_e2e__memorising_model_positive(void **state)
     write_indices("target-non.csv", N_TRAIN, N_TRAIN);
     write_indices("overlap.csv", N_TRAIN - 10, N_TRAIN);
     int32_t lsm[N_TRAIN], lsn[N_TRAIN], ltm[N_TRAIN], ltn[N_TRAIN];
-    float *sm = scores(g.shadow, g.train, N_TRAIN, N_TRAIN, lsm);
-    float *sn = scores(g.shadow, g.test, 0, N_TRAIN, lsn);
-    float *tm = scores(g.target, g.train, 0, N_TRAIN, ltm);
-    float *tn = scores(g.target, g.test, N_TRAIN, N_TRAIN, ltn);
+    float *sm = scores(g.shadow, g.train_rl, N_TRAIN, N_TRAIN, lsm);
+    float *sn = scores(g.shadow, g.test_rl, 0, N_TRAIN, lsn);
+    float *tm = scores(g.target, g.train_rl, 0, N_TRAIN, ltm);
+    float *tn = scores(g.target, g.test_rl, N_TRAIN, N_TRAIN, ltn);
     mia_score_set m = {sm, lsm, N_TRAIN, 10}, n = {sn, lsn, N_TRAIN, 10};
     mia_score_set xm = {tm, ltm, N_TRAIN, 10}, xn = {tn, ltn, N_TRAIN, 10};
     /* Logit inputs: features from a float64 log-softmax. For comparison (not asserted), the

@@ -76,6 +76,20 @@ static void test_dataset__subset_concat_relabel(void **state)
     assert_memory_equal(mia_dataset_pixels(c, DN + 1), g_px, DP);
     assert_int_equal(mia_dataset_relabel(&r, c, 0), MIA_OK);
     for (int i = 0; i < DN + 3; i++) assert_int_equal(mia_dataset_label(r, i), 0);
+    int32_t lab[DN];
+    for (int i = 0; i < DN; i++) lab[i] = (int32_t)((i * 7 + 3) % mia_dataset_n_classes(d));
+    mia_dataset *w = NULL;
+    assert_int_equal(mia_dataset_with_labels(&w, d, lab), MIA_OK);
+    for (int i = 0; i < DN; i++) {
+        assert_int_equal(mia_dataset_label(w, i), lab[i]);
+        assert_memory_equal(mia_dataset_pixels(w, i), mia_dataset_pixels(d, i), DP);
+    }
+    mia_dataset_free(w);
+    lab[DN - 1] = (int32_t)mia_dataset_n_classes(d);
+    w = (mia_dataset *)1;
+    assert_int_equal(mia_dataset_with_labels(&w, d, lab), MIA_ERR_INVALID);
+    assert_non_null(strstr(mia_last_error(), "labels["));
+    assert_null(w);
     int64_t bad = DN;
     mia_dataset *x = (mia_dataset *)1;
     assert_int_equal(mia_dataset_subset(&x, d, &bad, 1), MIA_ERR_INVALID);

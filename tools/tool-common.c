@@ -141,14 +141,19 @@ bool tool_progress(const mia_progress *p, void *user_data)
     double t = now_s();
     if (!tty && !last && t - g_last_print < 2.0) return true;
     g_last_print = t;
-    char eta[32], epoch[48] = "", loss[32] = "";
-    fmt_eta(p->eta_seconds, eta, sizeof eta);
+    char eta[32] = "", epoch[48] = "", loss[32] = "", rate[32] = "";
+    if (p->eta_seconds >= 0) {
+        snprintf(eta, sizeof eta, " ETA ");
+        fmt_eta(p->eta_seconds, eta + 5, sizeof eta - 5);
+    }
+    /* stages that do not process images report a negative rate: print neither rate nor ETA */
+    if (p->items_per_sec >= 0) snprintf(rate, sizeof rate, " %.0f img/s", p->items_per_sec);
     if (p->epoch > 0) snprintf(epoch, sizeof epoch, " epoch %lld/%lld", (long long)p->epoch,
                                (long long)p->epochs);
     if (!isnan(p->loss)) snprintf(loss, sizeof loss, " loss %.4f", p->loss);
-    fprintf(stderr, "%s%s: %s%s step %lld/%lld%s %.0f img/s ETA %s%s", tty ? "\r" : "", g_prog,
-            p->stage ? p->stage : "", epoch, (long long)p->step, (long long)p->steps, loss,
-            p->items_per_sec, eta, tty ? "\033[K" : "\n");
+    fprintf(stderr, "%s%s: %s%s step %lld/%lld%s%s%s%s", tty ? "\r" : "", g_prog,
+            p->stage ? p->stage : "", epoch, (long long)p->step, (long long)p->steps, loss, rate,
+            eta, tty ? "\033[K" : "\n");
     g_line_open = tty;
     fflush(stderr);
     return true;

@@ -165,6 +165,16 @@ MIA_API mia_status mia_dataset_concat(mia_dataset **out, const mia_dataset *a,
                                       const mia_dataset *b);
 /** Copy of @p d with every label set to @p label (the paper labels derived sets 0). */
 MIA_API mia_status mia_dataset_relabel(mia_dataset **out, const mia_dataset *d, int32_t label);
+/**
+ * @brief Copy of @p d whose image i gets label @p labels[i] (label noise, random-label
+ *        memorisation controls). @p labels holds mia_dataset_n(d) entries, each in
+ *        [0, n_classes); class names are kept.
+ * @param[out] out caller owns; free with mia_dataset_free(). NULL on failure.
+ * @return MIA_OK; MIA_ERR_INVALID (names the first bad label); MIA_ERR_NOMEM.
+ * @note Thread-safe: reads @p d only.
+ */
+MIA_API mia_status mia_dataset_with_labels(mia_dataset **out, const mia_dataset *d,
+                                           const int32_t *labels);
 
 /**
  * @brief "Permuted" non-member set on u8 pixels: image i gets its own permutation of the H*W

@@ -57,7 +57,7 @@ typedef struct mia_progress {
     int64_t     step;          /**< 1-based step within the stage/epoch */
     int64_t     steps;         /**< total steps, or -1 */
     double      loss;          /**< running mean loss, or NaN when not applicable */
-    double      items_per_sec; /**< throughput (images/s) */
+    double      items_per_sec; /**< throughput (images/s), or -1 when the stage has none */
     double      eta_seconds;   /**< estimated seconds to the end of the stage, or -1 */
     double      fraction;      /**< 0..1 overall fraction done */
 } mia_progress;

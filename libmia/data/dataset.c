@@ -256,6 +256,31 @@ mia_status mia_dataset_relabel(mia_dataset **out, const mia_dataset *d, int32_t 
     return MIA_OK;
 }
 
+mia_status mia_dataset_with_labels(mia_dataset **out, const mia_dataset *d,
+                                   const int32_t *labels)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    MIA_CHECK_ARG(d != NULL, "dataset is NULL");
+    MIA_CHECK_ARG(labels != NULL, "labels is NULL");
+    for (int64_t i = 0; i < d->n; i++)
+        MIA_CHECK_ARG(labels[i] >= 0 && labels[i] < d->n_classes,
+                      "labels[%lld] = %d is outside [0, %lld)", (long long)i, (int)labels[i],
+                      (long long)d->n_classes);
+    mia_dataset *s = NULL;
+    MIA_TRY(mia__dataset_clone(&s, d, "[labels]", d->n_classes));
+    memcpy(s->labels, labels, sizeof(int32_t) * (size_t)d->n);
+    mia_status st = copy_class_names(s, d);
+    if (st != MIA_OK) {
+        mia_dataset_free(s);
+        return st;
+    }
+    mia__dataset_finish(s);
+    *out = s;
+    return MIA_OK;
+}
+
 /* ---- batches ---------------------------------------------------------------------------------- */
 
 void mia_batch_opts_init_sized(mia_batch_opts *o, size_t size)
