@@ -158,6 +158,12 @@ static void test_experiment__config_errors_name_the_key(void **state)
     s = edit("\"salem_k\": 3", "\"salem_k\": 5");
     expect_bad(s, "salem_k");
     free(s);
+    s = edit("\"test\": \"idx:", "\"all\": \"idx:");
+    expect_bad(s, "dataset.all"); /* all with train */
+    free(s);
+    s = edit("\"dataset\": {", "\"dataset\": {\"train_fraction\": 0.5, ");
+    expect_bad(s, "dataset.train_fraction"); /* needs all */
+    free(s);
     expect_bad("{\"name\": \"x\"}", "dataset");
     mia_experiment_config *c = (mia_experiment_config *)0x1;
     assert_int_equal(mia_experiment_config_parse(&c, "{\"name\": ", NULL), MIA_ERR_FORMAT);
@@ -320,8 +326,11 @@ static void test_experiment__dry_run_of_paper_configs_lists_every_missing_file(v
         size_t i;
         json_t *set;
         json_t *folders = json_array(); /* the dataset's own folder: specs count too */
-        json_array_append_new(folders, json_pack("{s:O}", "spec", json_object_get(ds, "train")));
-        json_array_append_new(folders, json_pack("{s:O}", "spec", json_object_get(ds, "test")));
+        const char *dk[] = {"train", "test", "all"};
+        for (int k = 0; k < 3; k++)
+            if (json_object_get(ds, dk[k]))
+                json_array_append_new(folders,
+                                      json_pack("{s:O}", "spec", json_object_get(ds, dk[k])));
         json_array_extend(folders, json_object_get(cfg, "non_members"));
         json_array_foreach(folders, i, set) {
             const char *m = json_string_value(json_object_get(set, "manifest"));
@@ -473,6 +482,66 @@ static void assert_same_outputs(const char *a, const char *b)
     free(rb);
 }
 
+static bool cancel_at_train(const mia_progress *p, void *user)
+{
+    (void)user;
+    return strncmp(p->stage, "train", 5) != 0;
+}
+
+/* Reads the one-column index list @p path: count, and the largest index. */
+static int64_t read_indices(const char *path, int64_t *max_out)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[64];
+    int64_t n = 0, mx = -1;
+    while (fgets(line, sizeof line, f)) {
+        char *end;
+        long long v = strtoll(line, &end, 10);
+        if (end == line) continue; /* header */
+        n++;
+        mx = v > mx ? v : mx;
+    }
+    fclose(f);
+    *max_out = mx;
+    return n;
+}
+
+/* dataset.all + train_fraction: one dataset of 400 images split 280 / 120 by a seeded
+ * permutation, then the usual splits inside each part (the run is cancelled before training). */
+static void test_experiment__all_split_by_train_fraction(void **state)
+{
+    (void)state;
+    write_idx("train", 400, 1u);
+    const char *a = "\"train\": \"idx:{data}/train-images.idx,{data}/train-labels.idx\", "
+                    "\"test\": \"idx:{data}/test-images.idx,{data}/test-labels.idx\",";
+    const char *b = "\"all\": \"idx:{data}/train-images.idx,{data}/train-labels.idx\", "
+                    "\"train_fraction\": 0.7,";
+    char *s = edit(a, b);
+    mia_experiment_config *c = NULL;
+    if (mia_experiment_config_parse(&c, s, NULL) != MIA_OK) fail_msg("%s", mia_last_error());
+    free(s);
+    char out[160], p[256];
+    snprintf(out, sizeof out, "%s/run-all", g_dir);
+    mia_experiment_opts o;
+    mia_experiment_opts_init(&o);
+    o.output_dir = out;
+    o.data_dir = g_dir;
+    o.n_threads = 1;
+    o.progress = cancel_at_train;
+    mia_experiment_result *r = NULL;
+    assert_int_equal(mia_experiment_run(&r, c, &o), MIA_ERR_CANCELLED);
+    assert_null(r);
+    int64_t mx;
+    snprintf(p, sizeof p, "%s/splits/target_train.csv", out);
+    assert_int_equal(read_indices(p, &mx), 120);
+    assert_true(mx < 280); /* indices into the 280-image train part */
+    snprintf(p, sizeof p, "%s/splits/shadow_test.csv", out);
+    assert_int_equal(read_indices(p, &mx), 60);
+    assert_true(mx < 120);
+    mia_experiment_config_free(c);
+}
+
 static void test_experiment__tiny_run_end_to_end_and_cached_rerun(void **state)
 {
     (void)state;
@@ -606,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_experiment__config_hash_is_canonical),
         cmocka_unit_test(test_experiment__plan_lists_missing_files_with_checksums),
         cmocka_unit_test(test_experiment__dry_run_of_paper_configs_lists_every_missing_file),
+        cmocka_unit_test(test_experiment__all_split_by_train_fraction),
         cmocka_unit_test(test_experiment__tiny_run_end_to_end_and_cached_rerun),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -48,7 +48,8 @@ enum {
     MIA_STREAM_NOISE = 6,
     MIA_STREAM_ATTACK = 7,
     MIA_STREAM_CALIB = 8,
-    MIA_STREAM_GAN = 9
+    MIA_STREAM_GAN = 9,
+    MIA_STREAM_HOLDOUT = 10
 };
 
 #endif

@@ -302,11 +302,25 @@ static mia_status parse_dataset(mia_experiment_config *c, json_t *root)
 {
     json_t *d;
     MIA_TRY(get_obj(&d, root, "dataset", true));
-    static const char *const keys[] = {"train", "test", "manifest", "files_dir", "channels",
-                                       "height", "width", "classes", "mean", "std", NULL};
+    static const char *const keys[] = {"train", "test", "all", "train_fraction", "manifest",
+                                       "files_dir", "channels", "height", "width", "classes",
+                                       "mean", "std", NULL};
     MIA_TRY(check_keys(d, "dataset", keys));
-    MIA_TRY(get_str(&c->train_spec, d, "train", "dataset", NULL, true));
-    MIA_TRY(get_str(&c->test_spec, d, "test", "dataset", NULL, true));
+    if (json_object_get(d, "all")) { /* one dataset, split train/test by a seeded permutation */
+        if (json_object_get(d, "train") || json_object_get(d, "test"))
+            return BAD("dataset.all", "cannot be combined with dataset.train / dataset.test");
+        MIA_TRY(get_str(&c->train_spec, d, "all", "dataset", NULL, true));
+        MIA_TRY(get_num(&c->train_fraction, d, "train_fraction", "dataset", 0.0, 0.0, 1.0,
+                        true));
+        if (!(c->train_fraction > 0.0 && c->train_fraction < 1.0))
+            return BAD("dataset.train_fraction", "%g must lie strictly between 0 and 1",
+                       c->train_fraction);
+    } else {
+        if (json_object_get(d, "train_fraction"))
+            return BAD("dataset.train_fraction", "needs dataset.all (one dataset to split)");
+        MIA_TRY(get_str(&c->train_spec, d, "train", "dataset", NULL, true));
+        MIA_TRY(get_str(&c->test_spec, d, "test", "dataset", NULL, true));
+    }
     MIA_TRY(get_str(&c->manifest, d, "manifest", "dataset", NULL, false));
     MIA_TRY(get_str(&c->files_dir, d, "files_dir", "dataset", NULL, false));
     if (c->manifest && !c->files_dir)

@@ -63,6 +63,9 @@ struct mia_experiment_config {
     char *file_prefix;   /* "{arch}_{dataset}" of the result files */
     /* dataset */
     char *train_spec, *test_spec, *manifest, *files_dir;
+    /* With dataset.all: train_spec is that spec, test_spec NULL, and a seeded permutation of it
+     * puts floor(train_fraction * n) images in train, the rest in test; 0 otherwise. */
+    double train_fraction;
     int64_t channels, height, width; /* model input */
     int n_classes;
     float mean[4], std[4];

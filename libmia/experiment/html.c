@@ -129,8 +129,13 @@ mia_status mia__exp_write_html(const mia_experiment_result *r, const mia_experim
     ROW("training data SHA-256", "<code>%s</code>", r->data_hash);
     mia__sb_puts(&b, "<tr><th class=\"l\">data</th><td class=\"l\">");
     mia__sb_html(&b, c->train_spec);
-    mia__sb_puts(&b, " / ");
-    mia__sb_html(&b, c->test_spec);
+    if (c->test_spec) {
+        mia__sb_puts(&b, " / ");
+        mia__sb_html(&b, c->test_spec);
+    } else {
+        mia__sb_printf(&b, " (train: %g of a seeded permutation, test: the rest)",
+                       c->train_fraction);
+    }
     mia__sb_puts(&b, "</td></tr>");
     ROW("model", "%s, input %lldx%lldx%lld, %d classes", c->arch, (long long)c->channels,
         (long long)c->height, (long long)c->width, c->n_classes);

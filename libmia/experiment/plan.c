@@ -157,7 +157,7 @@ static mia_status check_all(mia__sbuf *b, int64_t *bad, const mia_experiment_con
     if (c->manifest) MIA_TRY(check_manifest(b, bad, c, c->manifest, c->files_dir, data));
     if (strncmp(c->train_spec, "folder:", 7) == 0)
         MIA_TRY(check_folder(b, bad, "the training data", c->train_spec + 7, data));
-    if (strncmp(c->test_spec, "folder:", 7) == 0)
+    if (c->test_spec && strncmp(c->test_spec, "folder:", 7) == 0)
         MIA_TRY(check_folder(b, bad, "the test data", c->test_spec + 7, data));
     for (int i = 0; i < c->n_sets; i++) {
         const mia__nm_set *s = &c->sets[i];
@@ -247,9 +247,13 @@ mia_status mia_experiment_plan(char **text, int64_t *n_missing, const mia_experi
     mia__sb_printf(&b, "Experiment %s (config sha256 %.16s)\n", c->name, c->hash);
     mia__sb_printf(&b, "Output directory: %s\n",
                    o && o->output_dir ? o->output_dir : c->output_dir);
-    mia__sb_printf(&b, "Data: train %s, test %s; model input %lldx%lldx%lld, %d classes\n",
-                   c->train_spec, c->test_spec, (long long)c->channels, (long long)c->height,
-                   (long long)c->width, c->n_classes);
+    if (c->test_spec)
+        mia__sb_printf(&b, "Data: train %s, test %s", c->train_spec, c->test_spec);
+    else
+        mia__sb_printf(&b, "Data: %s, split %g train / %g test by a seeded permutation",
+                       c->train_spec, c->train_fraction, 1.0 - c->train_fraction);
+    mia__sb_printf(&b, "; model input %lldx%lldx%lld, %d classes\n", (long long)c->channels,
+                   (long long)c->height, (long long)c->width, c->n_classes);
     mia__sb_puts(&b, "Stages:\n");
     mia__sb_printf(&b, "  1 verify      data against manifests%s%s\n",
                    c->manifest ? ": " : "", c->manifest ? c->manifest : "");

@@ -20,6 +20,7 @@
 #include "mia/report.h"
 #include "mia/tensor.h"
 #include "mia/train.h"
+#include "../core/rng.h"
 #include "../data/dataset-impl.h"
 #include "../data/image.h"
 #include "../io/io.h"
@@ -308,7 +309,6 @@ static mia_status stage_verify(runctx *x)
     bool ok = false;
     MIA_TRY(mia_experiment_verify_data(&text, &ok, x->c, &x->o));
     if (!ok) {
-        mia__log(MIA_LOG_ERROR, "%s", text);
         mia_status st = MIA_ERROR(MIA_ERR_IO, "data files are missing or wrong (run "
                                   "'mia-experiment verify-data' for the list with the expected "
                                   "checksums):\n%s", text);
@@ -319,12 +319,47 @@ static mia_status stage_verify(runctx *x)
     return progress(x, "data verified", 1, 1);
 }
 
+/* dataset.all: a permutation from Philox (split seed, MIA_STREAM_HOLDOUT); its first
+ * floor(train_fraction * n) images are the training data, the rest the test data (the paper's
+ * get_train_val_split(all, 0.8) for Stanford Dogs, with libmia's RNG). */
+static mia_status split_all(runctx *x)
+{
+    const mia_experiment_config *c = x->c;
+    mia_dataset *all = NULL;
+    MIA_TRY(load_spec(&all, c->train_spec, x));
+    const int64_t n = mia_dataset_n(all);
+    const int64_t n_train = (int64_t)floor(c->train_fraction * (double)n);
+    if (n_train < 1 || n_train >= n) {
+        mia_dataset_free(all);
+        return MIA_ERROR(MIA_ERR_INVALID, "dataset.train_fraction %g of %lld images leaves "
+                         "an empty train or test part", c->train_fraction, (long long)n);
+    }
+    int64_t *perm = mia__malloc((size_t)n * sizeof *perm);
+    if (!perm) {
+        mia_dataset_free(all);
+        return MIA_ERROR(MIA_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    mia_rng r;
+    mia__rng_init(&r, c->split_seed, MIA_STREAM_HOLDOUT);
+    mia__rng_shuffle(&r, perm, n);
+    mia_status st = mia_dataset_subset(&x->train, all, perm, n_train);
+    if (st == MIA_OK) st = mia_dataset_subset(&x->test, all, perm + n_train, n - n_train);
+    mia__free(perm);
+    mia_dataset_free(all);
+    return st;
+}
+
 static mia_status stage_split(runctx *x)
 {
     const mia_experiment_config *c = x->c;
     MIA_TRY(progress(x, "loading data", 0, 3));
-    MIA_TRY(load_spec(&x->train, c->train_spec, x));
-    MIA_TRY(load_spec(&x->test, c->test_spec, x));
+    if (c->test_spec) {
+        MIA_TRY(load_spec(&x->train, c->train_spec, x));
+        MIA_TRY(load_spec(&x->test, c->test_spec, x));
+    } else {
+        MIA_TRY(split_all(x));
+    }
     if (mia_dataset_channels(x->train) != c->channels || mia_dataset_height(x->train) !=
         c->height || mia_dataset_width(x->train) != c->width)
         return MIA_ERROR(MIA_ERR_MISMATCH, "config dataset geometry %lldx%lldx%lld differs "
