@@ -175,9 +175,11 @@ static bool print_epoch(const mia_epoch_stats *s, void *ud)
 {
     (void)ud;
     tool_progress_done();
-    fprintf(stderr, "Epoch %lld: Training Acc=%.4f loss=%.4f Validation Acc=%.4f loss=%.4f "
-            "(%.1f s)\n", (long long)s->epoch, s->train_accuracy, s->train_loss,
-            s->val_accuracy, s->val_loss, s->seconds);
+    char val[64] = ""; /* NaN: no validation set */
+    if (!isnan(s->val_accuracy))
+        snprintf(val, sizeof val, " Validation Acc=%.4f loss=%.4f", s->val_accuracy, s->val_loss);
+    fprintf(stderr, "Epoch %lld: Training Acc=%.4f loss=%.4f%s (%.1f s)\n", (long long)s->epoch,
+            s->train_accuracy, s->train_loss, val, s->seconds);
     return !tool_interrupted();
 }
 
@@ -238,9 +240,12 @@ static int cmd_train(const args *a, mia_backend *be)
     if (s != MIA_OK) goto fail;
     s = mia_model_save(m, a->out);
     if (s != MIA_OK) goto fail;
-    printf("trained %s: %lld epochs, %lld steps; last epoch train acc %.4f, val acc %.4f; "
+    char vacc[32] = "";
+    if (!isnan(r.last.val_accuracy))
+        snprintf(vacc, sizeof vacc, ", val acc %.4f", r.last.val_accuracy);
+    printf("trained %s: %lld epochs, %lld steps; last epoch train acc %.4f%s; "
            "weights written to %s\n", a->arch, (long long)r.epochs_done, (long long)r.steps_done,
-           r.last.train_accuracy, r.last.val_accuracy, a->out);
+           r.last.train_accuracy, vacc, a->out);
     mia_model_free(m);
     mia_dataset_free(d);
     mia_dataset_free(val);
