@@ -5,6 +5,8 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "report/report-impl.h"
 
@@ -179,21 +181,53 @@ static double hist_peak(const float *s, int64_t n, double lo, double hi)
     return (double)mx / (double)n;
 }
 
-static mia_status hist_body(const mia_report *rep, mia_afile *f, mia_attack_kind kind)
+static int cmp_float(const void *a, const void *b)
 {
-    double lo = INFINITY, hi = -INFINITY, ymax = 0.0;
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The x range of the histograms: from the 1st percentile of every score drawn (members and
+ * non-members pooled) to the maximum, so that a few extreme scores (LOSS of a wrong label:
+ * log p_y ~ -700) do not squeeze everything else into one bin; lower scores fold into the
+ * first bin. *folded tells whether any score lies below lo. */
+static mia_status hist_range(const mia_report *rep, mia_attack_kind kind, double *lo, double *hi,
+                             bool *folded)
+{
+    int64_t n = 0;
+    for (int e = 0; e < rep->n_entries; e++) {
+        const mia_attack_result *r = rep->entries[e].res;
+        if (r->kind == kind) n += r->n_mem + r->n_non;
+    }
+    *lo = 0.0;
+    *hi = 1.0;
+    *folded = false;
+    if (n == 0) return MIA_OK;
+    float *v = mia__malloc((size_t)n * sizeof *v);
+    if (!v) return MIA_ERROR(MIA_ERR_NOMEM, "out of memory for the histogram range");
+    int64_t k = 0;
     for (int e = 0; e < rep->n_entries; e++) {
         const mia_attack_result *r = rep->entries[e].res;
         if (r->kind != kind) continue;
-        for (int64_t i = 0; i < r->n_mem; i++) {
-            lo = fmin(lo, r->score_mem[i]);
-            hi = fmax(hi, r->score_mem[i]);
-        }
-        for (int64_t i = 0; i < r->n_non; i++) {
-            lo = fmin(lo, r->score_non[i]);
-            hi = fmax(hi, r->score_non[i]);
-        }
+        memcpy(v + k, r->score_mem, (size_t)r->n_mem * sizeof *v);
+        k += r->n_mem;
+        memcpy(v + k, r->score_non, (size_t)r->n_non * sizeof *v);
+        k += r->n_non;
     }
+    qsort(v, (size_t)n, sizeof *v, cmp_float);
+    *hi = v[n - 1];
+    *lo = v[(n - 1) / 100];
+    if (!(*lo < *hi)) *lo = v[0];
+    *folded = v[0] < *lo;
+    mia__free(v);
+    return MIA_OK;
+}
+
+static mia_status hist_body(const mia_report *rep, mia_afile *f, mia_attack_kind kind)
+{
+    double lo, hi, ymax = 0.0;
+    bool folded;
+    MIA_TRY(hist_range(rep, kind, &lo, &hi, &folded));
     for (int e = 0; e < rep->n_entries; e++) {
         const mia_attack_result *r = rep->entries[e].res;
         if (r->kind != kind) continue;
@@ -212,7 +246,8 @@ static mia_status hist_body(const mia_report *rep, mia_afile *f, mia_attack_kind
         snprintf(buf, sizeof buf, "%.3g", fy);
         MIA_TRY(text(f, ML - 6, y + 4, "end", "", buf));
     }
-    MIA_TRY(text(f, (ML + W - MR) / 2, H - 15, "middle", "", "Attack score"));
+    MIA_TRY(text(f, (ML + W - MR) / 2, H - 15, "middle", "",
+                 folded ? "Attack score (the lowest 1% in the first bin)" : "Attack score"));
     MIA_TRY(text(f, 18, (MT + H - MB) / 2, "middle", "transform=\"rotate(-90 18 220)\"",
                  "Fraction of samples"));
     int c = 0;
