@@ -42,9 +42,12 @@ static const char *usage_text =
 typedef struct score_set {
     char name[128];
     char hash[65];   /* dataset or score-file hash */
-    float *probs;    /* probabilities, or logits when .logits */
+    const float *probs;     /* probabilities, or logits when .logits */
     bool logits;
-    int32_t *labels;
+    const int32_t *labels;
+    float *own_probs;       /* predict()'s buffers behind probs / labels (models mode) */
+    int32_t *own_labels;
+    mia_score_file *file;   /* the score file behind probs / labels (score mode) */
     int64_t n, c;
     bool has_labels;
     int64_t *train_idx; /* index list of the spec (member sets), for the overlap check */
@@ -105,87 +108,6 @@ static bool parse_spec(const char *opt, const char *in, set_spec *sp)
     return true;
 }
 
-/* Index file: integers separated by commas, spaces or newlines; '#' lines and a non-numeric
- * header line are skipped. */
-static int read_indices(const char *path, int64_t **out, int64_t *n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "mia-attack: %s: %s\n", path, strerror(errno));
-        return TOOL_EXIT_FAILURE;
-    }
-    int64_t cap = 1024, k = 0;
-    int64_t *v = malloc((size_t)cap * sizeof *v);
-    char line[4096];
-    int lineno = 0;
-    while (v && fgets(line, sizeof line, f)) {
-        lineno++;
-        if (line[0] == '#') continue;
-        char *p = line;
-        while (*p) {
-            while (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
-            if (!*p) break;
-            char *end;
-            errno = 0;
-            long long x = strtoll(p, &end, 10);
-            if (end == p || errno || x < 0) {
-                if (lineno == 1 && k == 0) break; /* header */
-                fprintf(stderr, "mia-attack: %s:%d: not a non-negative index\n", path, lineno);
-                free(v);
-                fclose(f);
-                return TOOL_EXIT_FAILURE;
-            }
-            if (k == cap) {
-                cap *= 2;
-                int64_t *nv = realloc(v, (size_t)cap * sizeof *nv);
-                if (!nv) break;
-                v = nv;
-            }
-            v[k++] = x;
-            p = end;
-        }
-    }
-    fclose(f);
-    if (!v) return TOOL_EXIT_NOMEM;
-    *out = v;
-    *n = k;
-    return TOOL_EXIT_OK;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Number of indices present in both lists. */
-static int64_t overlap(const int64_t *a, int64_t na, const int64_t *b, int64_t nb)
-{
-    int64_t *sa = malloc((size_t)(na + 1) * sizeof *sa), *sb = malloc((size_t)(nb + 1) * sizeof *sb);
-    if (!sa || !sb) {
-        free(sa);
-        free(sb);
-        return -1;
-    }
-    memcpy(sa, a, (size_t)na * sizeof *sa);
-    memcpy(sb, b, (size_t)nb * sizeof *sb);
-    qsort(sa, (size_t)na, sizeof *sa, cmp_i64);
-    qsort(sb, (size_t)nb, sizeof *sb, cmp_i64);
-    int64_t i = 0, j = 0, k = 0;
-    while (i < na && j < nb) {
-        if (sa[i] < sb[j]) i++;
-        else if (sa[i] > sb[j]) j++;
-        else {
-            k++;
-            i++;
-            j++;
-        }
-    }
-    free(sa);
-    free(sb);
-    return k;
-}
-
 /* Load a SPEC as a dataset (subset and derived as requested). */
 static int load_spec(const char *opt, const set_spec *sp, mia_dataset **out,
                      int64_t **idx_out, int64_t *nidx_out)
@@ -199,13 +121,12 @@ static int load_spec(const char *opt, const set_spec *sp, mia_dataset **out,
     }
     int64_t *idx = NULL, nidx = 0;
     if (sp->index_file[0]) {
-        int rc = read_indices(sp->index_file, &idx, &nidx);
-        if (rc != TOOL_EXIT_OK) {
+        s = mia_indices_load_csv(&idx, &nidx, sp->index_file);
+        if (s != MIA_OK) {
             mia_dataset_free(d);
-            return rc;
+            return tool_fail(s, sp->index_file);
         }
         if (nidx == 0) {
-            free(idx);
             mia_dataset_free(d);
             return tool_usage_error("%s: %s holds no indices", opt, sp->index_file);
         }
@@ -213,14 +134,14 @@ static int load_spec(const char *opt, const set_spec *sp, mia_dataset **out,
         mia_dataset_free(d);
         d = t;
         if (s != MIA_OK) {
-            free(idx);
+            mia_indices_free(idx);
             return tool_fail(s, sp->index_file);
         }
     }
     if (sp->head > 0 && sp->head < mia_dataset_n(d)) {
         int64_t *h = malloc((size_t)sp->head * sizeof *h);
         if (!h) {
-            free(idx);
+            mia_indices_free(idx);
             mia_dataset_free(d);
             return TOOL_EXIT_NOMEM;
         }
@@ -230,7 +151,7 @@ static int load_spec(const char *opt, const set_spec *sp, mia_dataset **out,
         mia_dataset_free(d);
         d = t;
         if (s != MIA_OK) {
-            free(idx);
+            mia_indices_free(idx);
             return tool_fail(s, opt);
         }
         if (idx && nidx > sp->head) nidx = sp->head;
@@ -240,7 +161,7 @@ static int load_spec(const char *opt, const set_spec *sp, mia_dataset **out,
         *idx_out = idx;
         *nidx_out = nidx;
     } else {
-        free(idx);
+        mia_indices_free(idx);
     }
     return TOOL_EXIT_OK;
 }
@@ -281,18 +202,20 @@ static int predict(mia_model *m, mia_backend *be, const mia_dataset *d, int deri
     }
     out->n = n;
     out->c = C;
-    out->probs = malloc((size_t)(n * C) * sizeof *out->probs);
-    out->labels = malloc((size_t)n * sizeof *out->labels);
+    float *z = out->own_probs = malloc((size_t)(n * C) * sizeof *z);
+    int32_t *y = out->own_labels = malloc((size_t)n * sizeof *y);
+    out->probs = z;
+    out->labels = y;
     float *x = malloc((size_t)(batch * numel) * sizeof *x);
     int64_t *idx = malloc((size_t)batch * sizeof *idx);
     mia_tensor *t = NULL;
-    mia_status s = (!out->probs || !out->labels || !x || !idx) ? MIA_ERR_NOMEM : MIA_OK;
+    mia_status s = (!z || !y || !x || !idx) ? MIA_ERR_NOMEM : MIA_OK;
     out->has_labels = true;
     out->logits = true;
     for (int64_t b = 0; s == MIA_OK && b < n; b += batch) {
         int64_t B = n - b < batch ? n - b : batch;
         for (int64_t i = 0; i < B; i++) idx[i] = b + i;
-        s = mia_dataset_batch_f32(d, idx, B, x, out->labels + b, &bo);
+        s = mia_dataset_batch_f32(d, idx, B, x, y + b, &bo);
         if (s == MIA_OK && (!t || mia_tensor_dim(t, 0) != B)) {
             mia_tensor_free(t);
             t = NULL;
@@ -300,10 +223,10 @@ static int predict(mia_model *m, mia_backend *be, const mia_dataset *d, int deri
             s = mia_tensor_create(&t, be, MIA_DTYPE_F32, 4, ts);
         }
         if (s == MIA_OK) s = mia_tensor_upload(t, x, (size_t)(B * numel) * sizeof *x);
-        if (s == MIA_OK) s = mia_model_predict(m, t, MIA_PREDICT_LOGITS, out->probs + b * C);
+        if (s == MIA_OK) s = mia_model_predict(m, t, MIA_PREDICT_LOGITS, z + b * C);
     }
     for (int64_t i = 0; s == MIA_OK && i < n; i++)
-        if (out->labels[i] < 0 || out->labels[i] >= C) out->has_labels = false;
+        if (y[i] < 0 || y[i] >= C) out->has_labels = false;
     mia_tensor_free(t);
     free(x);
     free(idx);
@@ -312,109 +235,28 @@ static int predict(mia_model *m, mia_backend *be, const mia_dataset *d, int deri
     return TOOL_EXIT_OK;
 }
 
-/* Score CSV: '#' comments, a header "index,label,score_0,..." (probabilities) or
- * "index,label,logit_0,..." (logits), rows of numbers. */
+/* A score file (scores.h describes the format) as a set. */
 static int read_scores(const char *path, score_set *out)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "mia-attack: %s: %s\n", path, strerror(errno));
-        return TOOL_EXIT_FAILURE;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *line = malloc(cap);
-    int64_t C = -1, n = 0, rows_cap = 1024, lineno = 0;
-    out->probs = NULL;
-    out->labels = NULL;
-    int rc = TOOL_EXIT_OK;
-    out->has_labels = true;
-    for (;;) {
-        if (!line) { rc = TOOL_EXIT_NOMEM; break; }
-        if (!fgets(line, (int)cap, f)) break;
-        lineno++;
-        len = strlen(line);
-        if (len == cap - 1 && line[len - 1] != '\n') {
-            fprintf(stderr, "mia-attack: %s:%lld: line too long\n", path, (long long)lineno);
-            rc = TOOL_EXIT_FAILURE;
-            break;
-        }
-        if (line[0] == '#' || line[0] == '\n' || line[0] == '\r') continue;
-        if (C < 0) { /* header */
-            out->logits = strncmp(line, "index,label,logit_0", 19) == 0;
-            if (!out->logits && strncmp(line, "index,label,score_0", 19) != 0) {
-                fprintf(stderr, "mia-attack: %s:%lld: expected the header "
-                        "index,label,score_0,... or index,label,logit_0,...\n", path,
-                        (long long)lineno);
-                rc = TOOL_EXIT_FAILURE;
-                break;
-            }
-            C = 0;
-            for (char *p = line; *p; p++) C += *p == ',';
-            C -= 1;
-            out->probs = malloc((size_t)(rows_cap * C) * sizeof *out->probs);
-            out->labels = malloc((size_t)rows_cap * sizeof *out->labels);
-            if (C < 1 || !out->probs || !out->labels) {
-                rc = C < 1 ? TOOL_EXIT_FAILURE : TOOL_EXIT_NOMEM;
-                break;
-            }
-            continue;
-        }
-        if (n == rows_cap) {
-            rows_cap *= 2;
-            float *np = realloc(out->probs, (size_t)(rows_cap * C) * sizeof *np);
-            if (np) out->probs = np;
-            int32_t *nl = realloc(out->labels, (size_t)rows_cap * sizeof *nl);
-            if (nl) out->labels = nl;
-            if (!np || !nl) { rc = TOOL_EXIT_NOMEM; break; }
-        }
-        char *p = line, *end;
-        errno = 0;
-        (void)strtoll(p, &end, 10);
-        bool ok = end != p && *end == ',';
-        p = end + 1;
-        long lab = ok ? strtol(p, &end, 10) : 0;
-        ok = ok && end != p && *end == ',';
-        out->labels[n] = (int32_t)lab;
-        if (lab < 0 || lab >= C) out->has_labels = false;
-        for (int64_t c = 0; ok && c < C; c++) {
-            p = end + 1;
-            float v = strtof(p, &end);
-            ok = end != p && (c + 1 < C ? *end == ',' : (*end == '\n' || *end == '\r' || !*end));
-            out->probs[n * C + c] = v;
-        }
-        if (!ok) {
-            fprintf(stderr, "mia-attack: %s:%lld: malformed row (expected index,label and %lld "
-                    "scores)\n", path, (long long)lineno, (long long)C);
-            rc = TOOL_EXIT_FAILURE;
-            break;
-        }
-        n++;
-    }
-    free(line);
-    fclose(f);
-    if (rc == TOOL_EXIT_OK && n == 0) {
-        fprintf(stderr, "mia-attack: %s: no score rows\n", path);
-        rc = TOOL_EXIT_FAILURE;
-    }
-    if (rc != TOOL_EXIT_OK) {
-        free(out->probs);
-        free(out->labels);
-        out->probs = NULL;
-        out->labels = NULL;
-        return rc;
-    }
-    out->n = n;
-    out->c = C;
-    mia_status s = mia_report_file_sha256(path, out->hash);
+    mia_status s = mia_score_file_load(&out->file, path);
     if (s != MIA_OK) return tool_fail(s, path);
+    const mia_score_set *v = mia_score_file_scores(out->file);
+    out->probs = v->probs;
+    out->labels = v->labels;
+    out->n = v->n;
+    out->c = v->n_classes;
+    out->logits = mia_score_file_input(out->file) == MIA_INPUT_LOGITS;
+    out->has_labels = mia_score_file_labels_valid(out->file);
+    snprintf(out->hash, sizeof out->hash, "%s", mia_score_file_sha256(out->file));
     return TOOL_EXIT_OK;
 }
 
 static void free_set(score_set *s)
 {
-    free(s->probs);
-    free(s->labels);
-    free(s->train_idx);
+    free(s->own_probs);
+    free(s->own_labels);
+    mia_score_file_free(s->file);
+    mia_indices_free(s->train_idx);
     memset(s, 0, sizeof *s);
 }
 
@@ -652,14 +494,16 @@ int main(int argc, char **argv)
         /* overlap of the training index lists (explicit lists, else the member specs' lists) */
         int64_t *ti = NULL, *si = NULL, nti = 0, nsi = 0;
         if (c.target_train_idx && c.shadow_train_idx) {
-            if ((rc = read_indices(c.target_train_idx, &ti, &nti)) != TOOL_EXIT_OK) goto done;
-            if ((rc = read_indices(c.shadow_train_idx, &si, &nsi)) != TOOL_EXIT_OK) {
-                free(ti);
+            int64_t k = 0;
+            s = mia_indices_load_csv(&ti, &nti, c.target_train_idx);
+            if (s == MIA_OK) s = mia_indices_load_csv(&si, &nsi, c.shadow_train_idx);
+            if (s == MIA_OK) s = mia_indices_overlap(&k, ti, nti, si, nsi);
+            mia_indices_free(ti);
+            mia_indices_free(si);
+            if (s != MIA_OK) {
+                rc = tool_fail(s, "--target-train-indices / --shadow-train-indices");
                 goto done;
             }
-            int64_t k = overlap(ti, nti, si, nsi);
-            free(ti);
-            free(si);
             if (k != 0) {
                 rc = tool_usage_error("refusing: --target-train-indices and "
                                       "--shadow-train-indices share %lld samples (target and "
@@ -710,7 +554,13 @@ int main(int argc, char **argv)
             if (j >= 3) n_nm++;
         }
         if (!c.target_train_idx && tm.train_idx && sm.train_idx && !strcmp(tm.base, sm.base)) {
-            int64_t k = overlap(tm.train_idx, tm.n_train_idx, sm.train_idx, sm.n_train_idx);
+            int64_t k = 0;
+            s = mia_indices_overlap(&k, tm.train_idx, tm.n_train_idx, sm.train_idx,
+                                    sm.n_train_idx);
+            if (s != MIA_OK) {
+                rc = tool_fail(s, "--target-members / --shadow-members");
+                goto done;
+            }
             if (k != 0) {
                 rc = tool_usage_error("refusing: --target-members and --shadow-members index "
                                       "lists share %lld samples of %s", (long long)k, tm.base);

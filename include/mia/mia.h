@@ -23,6 +23,7 @@
 #include "train.h"
 #include "calib.h"
 #include "attack.h"
+#include "scores.h"
 #include "report.h"
 #include "gen.h"
 #include "experiment.h"
