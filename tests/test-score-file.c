@@ -236,6 +236,45 @@ static void test_score_file__nomem_leaks_nothing(void **state)
     assert_int_equal(mia__alloc_live(), base);
 }
 
+/* mia_score_file_write: what it writes loads back bit for bit, with the header of its kind; a
+ * failed write (a directory that does not exist) leaves nothing, and an existing file is kept
+ * when the arguments are refused. */
+static void test_score_file__write_round_trip(void **state)
+{
+    (void)state;
+    enum { N = 37, K = 5 };
+    float v[N * K];
+    int32_t y[N];
+    for (int lg = 0; lg < 2; lg++) {
+        fill(v, y, N, K, lg);
+        v[3] = -0.0f;
+        v[4] = 1e-45f; /* subnormal */
+        mia_score_set ss = {v, y, N, K};
+        char path[PATH_CAP];
+        snprintf(path, sizeof path, "%s/written-%d.csv", dir, lg);
+        assert_int_equal(mia_score_file_write(path, &ss, lg ? MIA_INPUT_LOGITS : MIA_INPUT_PROBS),
+                         MIA_OK);
+        mia_score_file *f = NULL;
+        assert_int_equal(mia_score_file_load(&f, path), MIA_OK);
+        check_loaded(f, v, y, N, K);
+        assert_int_equal(mia_score_file_input(f), lg ? MIA_INPUT_LOGITS : MIA_INPUT_PROBS);
+        mia_score_file_free(f);
+        /* refused arguments leave the file as it was */
+        mia_score_set bad = {v, y, 0, K};
+        assert_int_equal(mia_score_file_write(path, &bad, MIA_INPUT_PROBS), MIA_ERR_INVALID);
+        assert_non_null(strstr(mia_last_error(), "n = 0"));
+        assert_int_equal(mia_score_file_load(&f, path), MIA_OK);
+        check_loaded(f, v, y, N, K);
+        mia_score_file_free(f);
+    }
+    mia_score_set ss = {v, y, N, K};
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s/no-such-dir/x.csv", dir);
+    assert_int_equal(mia_score_file_write(path, &ss, MIA_INPUT_PROBS), MIA_ERR_IO);
+    assert_non_null(strstr(mia_last_error(), "no-such-dir"));
+    assert_int_equal(mia_score_file_write(NULL, &ss, MIA_INPUT_PROBS), MIA_ERR_INVALID);
+}
+
 static void test_score_file__index_lists(void **state)
 {
     (void)state;
@@ -334,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_score_file__labels_and_last_line),
         cmocka_unit_test(test_score_file__errors_name_path_and_line),
         cmocka_unit_test(test_score_file__nomem_leaks_nothing),
+        cmocka_unit_test(test_score_file__write_round_trip),
         cmocka_unit_test(test_score_file__index_lists),
         cmocka_unit_test(test_score_file__overlap),
     };

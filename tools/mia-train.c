@@ -58,7 +58,7 @@ static const char usage_text[] =
     "  --test SPEC            evaluate the calibrated model on SPEC\n"
     "  -o FILE                write calibrated probabilities of --test as CSV\n"
     "\n"
-    "predict options: --scores (softmax, default) | --logits, -o FILE (default stdout)\n"
+    "predict options: --scores (softmax, default) | --logits, -o FILE (required; written atomically)\n"
     "\n"
     "Common: --backend auto|ref|onednn|cuda (default auto), --threads N, --batch N (eval batch,\n"
     "        default 128), -v (info), -q (quiet), --help\n"
@@ -141,28 +141,21 @@ static mia_status load_data(mia_dataset **out, const char *spec, const args *a, 
     return s;
 }
 
-static int write_csv(const char *path, const mia_dataset *d, const float *v, int64_t k)
+/* Per-sample scores of d as a score file (scores.h). */
+static int write_scores(const char *path, const mia_dataset *d, const float *v, int64_t k,
+                        bool logits)
 {
-    FILE *f = path ? fopen(path, "w") : stdout;
-    if (!f) {
-        fprintf(stderr, "mia-train: cannot open %s for writing\n", path);
-        return TOOL_EXIT_FAILURE;
+    int64_t n = mia_dataset_n(d);
+    int32_t *lab = malloc(sizeof *lab * (size_t)n);
+    if (!lab) {
+        fprintf(stderr, "mia-train: out of memory\n");
+        return TOOL_EXIT_NOMEM;
     }
-    fprintf(f, "index,label");
-    for (int64_t c = 0; c < k; c++) fprintf(f, ",score_%lld", (long long)c);
-    fprintf(f, "\n");
-    for (int64_t i = 0; i < mia_dataset_n(d); i++) {
-        fprintf(f, "%lld,%d", (long long)i, (int)mia_dataset_label(d, i));
-        for (int64_t c = 0; c < k; c++) fprintf(f, ",%.9g", (double)v[i * k + c]);
-        fprintf(f, "\n");
-    }
-    int bad = ferror(f);
-    if (path && fclose(f) != 0) bad = 1;
-    if (bad) {
-        fprintf(stderr, "mia-train: error writing %s\n", path ? path : "stdout");
-        return TOOL_EXIT_FAILURE;
-    }
-    return TOOL_EXIT_OK;
+    for (int64_t i = 0; i < n; i++) lab[i] = mia_dataset_label(d, i);
+    mia_score_set ss = {v, lab, n, k};
+    mia_status s = mia_score_file_write(path, &ss, logits ? MIA_INPUT_LOGITS : MIA_INPUT_PROBS);
+    free(lab);
+    return s == MIA_OK ? TOOL_EXIT_OK : tool_fail(s, path);
 }
 
 static void print_eval(const char *what, const mia_eval_result *e)
@@ -262,6 +255,7 @@ static int cmd_eval_predict(const args *a, mia_backend *be, bool eval)
 {
     if (!a->model) return tool_usage_error("%s: --model is required", a->cmd);
     if (!a->data) return tool_usage_error("%s: --data is required", a->cmd);
+    if (!eval && !a->out) return tool_usage_error("predict: -o FILE is required");
     mia_model *m = NULL;
     mia_dataset *d = NULL;
     float *v = NULL;
@@ -289,7 +283,7 @@ static int cmd_eval_predict(const args *a, mia_backend *be, bool eval)
                                       &eo, v);
         tool_progress_done();
         if (s != MIA_OK) goto fail;
-        int rc = write_csv(a->out, d, v, k);
+        int rc = write_scores(a->out, d, v, k, a->logits);
         free(v);
         mia_model_free(m);
         mia_dataset_free(d);
@@ -360,7 +354,7 @@ static int cmd_calibrate(const args *a, mia_backend *be)
             v = malloc(sizeof *v * (size_t)(mia_dataset_n(test) * k));
             if (!v) s = MIA_ERR_NOMEM;
             if (s == MIA_OK) s = mia_calibrated_predict_dataset(c, test, &eo, v);
-            if (s == MIA_OK && write_csv(a->out, test, v, k) != TOOL_EXIT_OK) s = MIA_ERR_IO;
+            if (s == MIA_OK && write_scores(a->out, test, v, k, false) != TOOL_EXIT_OK) s = MIA_ERR_IO;
         }
     }
 done:;

@@ -70,6 +70,20 @@ MIA_API mia_status mia_score_file_load(mia_score_file **out, const char *path);
 MIA_API void mia_score_file_free(mia_score_file *f);
 
 /**
+ * @brief Write @p s as a score file that mia_score_file_load() reads back exactly: the header
+ *        `index,label,score_0,...` (MIA_INPUT_PROBS) or `index,label,logit_0,...`
+ *        (MIA_INPUT_LOGITS), then one row per sample: its position, its label (-1 when
+ *        @c s->labels is NULL) and every value as `%.9g` (float32 round-trips exactly).
+ *        Written atomically (temporary file, fsync, rename): on failure nothing is left at
+ *        @p path and an existing file there is untouched.
+ * @return MIA_OK; MIA_ERR_INVALID (names the argument); MIA_ERR_IO (names the path);
+ *         MIA_ERR_NOMEM.
+ * @note Thread-safe: reads @p s only.
+ */
+MIA_API mia_status mia_score_file_write(const char *path, const mia_score_set *s,
+                                        mia_score_input input);
+
+/**
  * @brief The scores as an attack input: @c probs [n, n_classes] row-major (probabilities or
  *        logits, see mia_score_file_input()), @c labels [n] (always set, valid or not).
  * @return borrowed: valid until mia_score_file_free(@p f); NULL when @p f is NULL.

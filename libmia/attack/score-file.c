@@ -227,3 +227,33 @@ mia_score_input mia_score_file_input(const mia_score_file *f)
 bool mia_score_file_labels_valid(const mia_score_file *f) { return f && f->labels_valid; }
 
 const char *mia_score_file_sha256(const mia_score_file *f) { return f ? f->sha256 : ""; }
+
+mia_status mia_score_file_write(const char *path, const mia_score_set *s, mia_score_input input)
+{
+    mia__error_begin();
+    MIA_CHECK_ARG(path != NULL && path[0], "path: NULL or empty");
+    MIA_CHECK_ARG(s != NULL && s->probs != NULL, "scores: NULL");
+    MIA_CHECK_ARG(s->n >= 1 && s->n_classes >= 1, "scores: n = %lld, n_classes = %lld (both "
+                  "must be >= 1)", (long long)s->n, (long long)s->n_classes);
+    MIA_CHECK_ARG(input == MIA_INPUT_PROBS || input == MIA_INPUT_LOGITS,
+                  "input: unknown score input %d", (int)input);
+    const char *col = input == MIA_INPUT_LOGITS ? "logit" : "score";
+    mia_afile *f = NULL;
+    MIA_TRY(mia__afile_open(&f, path));
+    mia_status st = mia__afile_printf(f, "index,label");
+    for (int64_t c = 0; st == MIA_OK && c < s->n_classes; c++)
+        st = mia__afile_printf(f, ",%s_%lld", col, (long long)c);
+    if (st == MIA_OK) st = mia__afile_printf(f, "\n");
+    for (int64_t i = 0; st == MIA_OK && i < s->n; i++) {
+        st = mia__afile_printf(f, "%lld,%d", (long long)i, s->labels ? (int)s->labels[i] : -1);
+        const float *row = s->probs + i * s->n_classes;
+        for (int64_t c = 0; st == MIA_OK && c < s->n_classes; c++)
+            st = mia__afile_printf(f, ",%.9g", (double)row[c]);
+        if (st == MIA_OK) st = mia__afile_printf(f, "\n");
+    }
+    if (st != MIA_OK) {
+        mia__afile_abort(f);
+        return st;
+    }
+    return mia__afile_commit(f);
+}
