@@ -17,7 +17,9 @@
 #include <cmocka.h>
 
 #include <mia/attack.h>
+#include <mia/dataset.h>
 #include <mia/experiment.h>
+#include <mia/scores.h>
 #include <mia/status.h>
 
 static char g_dir[64];
@@ -482,27 +484,28 @@ static void assert_same_outputs(const char *a, const char *b)
     free(rb);
 }
 
+/* Options of a test run: into @p out, data from the test's directory, one thread. */
+static void run_opts(mia_experiment_opts *o, const char *out)
+{
+    mia_experiment_opts_init(o);
+    o->output_dir = out;
+    o->data_dir = g_dir;
+    o->n_threads = 1;
+}
+
 static bool cancel_at_train(const mia_progress *p, void *user)
 {
     (void)user;
     return strncmp(p->stage, "train", 5) != 0;
 }
 
-/* Reads the one-column index list @p path: count, and the largest index. */
+/* The index list @p path (mia_indices_load_csv): its count, and its largest index. */
 static int64_t read_indices(const char *path, int64_t *max_out)
 {
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[64];
-    int64_t n = 0, mx = -1;
-    while (fgets(line, sizeof line, f)) {
-        char *end;
-        long long v = strtoll(line, &end, 10);
-        if (end == line) continue; /* header */
-        n++;
-        mx = v > mx ? v : mx;
-    }
-    fclose(f);
+    int64_t *idx = NULL, n = 0, mx = -1;
+    if (mia_indices_load_csv(&idx, &n, path) != MIA_OK) fail_msg("%s", mia_last_error());
+    for (int64_t i = 0; i < n; i++) mx = idx[i] > mx ? idx[i] : mx;
+    mia_indices_free(idx);
     *max_out = mx;
     return n;
 }
@@ -524,10 +527,7 @@ static void test_experiment__all_split_by_train_fraction(void **state)
     char out[160], p[256];
     snprintf(out, sizeof out, "%s/run-all", g_dir);
     mia_experiment_opts o;
-    mia_experiment_opts_init(&o);
-    o.output_dir = out;
-    o.data_dir = g_dir;
-    o.n_threads = 1;
+    run_opts(&o, out);
     o.progress = cancel_at_train;
     mia_experiment_result *r = NULL;
     assert_int_equal(mia_experiment_run(&r, c, &o), MIA_ERR_CANCELLED);
@@ -552,10 +552,7 @@ static void test_experiment__tiny_run_end_to_end_and_cached_rerun(void **state)
     char out[128];
     snprintf(out, sizeof out, "%s/run", g_dir);
     mia_experiment_opts o;
-    mia_experiment_opts_init(&o);
-    o.output_dir = out;
-    o.data_dir = g_dir;
-    o.n_threads = 1;
+    run_opts(&o, out);
     run_trace t1 = {0, 0, 0};
     o.progress = trace_progress;
     o.progress_user_data = &t1;

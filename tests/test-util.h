@@ -21,7 +21,8 @@
             fail_msg("message \"%s\" lacks \"%s\"", mia_last_error(), (substr));               \
     } while (0)
 
-/* Create $TMPDIR/mia-test-<tag>-XXXXXX (or under /tmp) into dir; 0 on success, -1 on failure. */
+/* Create a private directory $TMPDIR/mia-test-<tag>-<6 random chars> (or under /tmp) into dir,
+ * with mkdtemp (whose template must end in six X); 0 on success, -1 on failure. */
 static inline int mia_test_tmpdir_create(char *dir, size_t cap, const char *tag)
 {
     const char *t = getenv("TMPDIR");

@@ -235,6 +235,20 @@ mia_status mia__dataset_clone(mia_dataset **out, const mia_dataset *d, const cha
     return MIA_OK;
 }
 
+/* The last step of a relabelled copy s of d: d's class names, finish, hand over (s is freed on
+ * failure). */
+static mia_status finish_relabelled(mia_dataset **out, mia_dataset *s, const mia_dataset *d)
+{
+    mia_status st = copy_class_names(s, d);
+    if (st != MIA_OK) {
+        mia_dataset_free(s);
+        return st;
+    }
+    mia__dataset_finish(s);
+    *out = s;
+    return MIA_OK;
+}
+
 mia_status mia_dataset_relabel(mia_dataset **out, const mia_dataset *d, int32_t label)
 {
     mia__error_begin();
@@ -246,14 +260,7 @@ mia_status mia_dataset_relabel(mia_dataset **out, const mia_dataset *d, int32_t 
     int64_t nc = d->n_classes > label ? d->n_classes : (int64_t)label + 1;
     MIA_TRY(mia__dataset_clone(&s, d, "[relabel]", nc));
     for (int64_t i = 0; i < s->n; i++) s->labels[i] = label;
-    mia_status st = copy_class_names(s, d);
-    if (st != MIA_OK) {
-        mia_dataset_free(s);
-        return st;
-    }
-    mia__dataset_finish(s);
-    *out = s;
-    return MIA_OK;
+    return finish_relabelled(out, s, d);
 }
 
 mia_status mia_dataset_with_labels(mia_dataset **out, const mia_dataset *d,
@@ -271,14 +278,7 @@ mia_status mia_dataset_with_labels(mia_dataset **out, const mia_dataset *d,
     mia_dataset *s = NULL;
     MIA_TRY(mia__dataset_clone(&s, d, "[labels]", d->n_classes));
     memcpy(s->labels, labels, sizeof(int32_t) * (size_t)d->n);
-    mia_status st = copy_class_names(s, d);
-    if (st != MIA_OK) {
-        mia_dataset_free(s);
-        return st;
-    }
-    mia__dataset_finish(s);
-    *out = s;
-    return MIA_OK;
+    return finish_relabelled(out, s, d);
 }
 
 /* ---- batches ---------------------------------------------------------------------------------- */

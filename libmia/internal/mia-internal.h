@@ -9,6 +9,12 @@
 #ifndef MIA_INTERNAL_H
 #define MIA_INTERNAL_H
 
+/* libmia relies on isnan()/isinf() and on IEEE semantics (error paths, NaN -> null in JSON,
+ * non-finite loss detection): refuse to build in the compiler's fast-math mode. */
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "libmia must not be compiled in fast-math / finite-math-only mode"
+#endif
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
