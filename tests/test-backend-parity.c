@@ -266,13 +266,14 @@ static void test_backend_parity__gemm(void **state)
 typedef struct conv_shape {
     int64_t n, c, h, w, o, kh, kw, sh, sw, pt, pl, pb, pr, g;
     bool bias;
+    bool xb, yb; /* x / y blocked (ops.h) */
 } conv_shape;
 
 static void conv_case(conv_shape s)
 {
     mia_conv2d_args a = {.n = s.n, .c = s.c, .h = s.h, .w = s.w, .o = s.o, .kh = s.kh, .kw = s.kw,
                          .sh = s.sh, .sw = s.sw, .pt = s.pt, .pl = s.pl, .pb = s.pb, .pr = s.pr,
-                         .groups = s.g};
+                         .groups = s.g, .x_blocked = s.xb, .y_blocked = s.yb};
     a.oh = (s.h + s.pt + s.pb - s.kh) / s.sh + 1;
     a.ow = (s.w + s.pl + s.pr - s.kw) / s.sw + 1;
     int64_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.o * a.oh * a.ow;
@@ -298,20 +299,27 @@ static void test_backend_parity__conv2d(void **state)
     (void)state;
     seed(2);
     /* n  c  h   w  o kh kw sh sw pt pl pb pr g bias */
-    conv_case((conv_shape){2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true});      /* odd sizes */
-    conv_case((conv_shape){1, 8, 11, 10, 16, 3, 3, 2, 2, 2, 2, 2, 2, 1, false});  /* s2 p2 n1 */
-    conv_case((conv_shape){2, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true});   /* depthwise */
-    conv_case((conv_shape){2, 32, 15, 15, 32, 5, 5, 2, 2, 2, 2, 2, 2, 32, false});/* dw 5x5 s2 */
-    conv_case((conv_shape){3, 12, 8, 7, 18, 3, 3, 2, 2, 1, 0, 2, 1, 3, true});    /* grouped, asym */
-    conv_case((conv_shape){4, 32, 5, 5, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, true});    /* 1x1 */
-    conv_case((conv_shape){2, 4, 13, 6, 6, 5, 3, 2, 1, 2, 1, 0, 1, 1, false});    /* 5x3 asym */
-    conv_case((conv_shape){8, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true});  /* blocked */
-    conv_case((conv_shape){2, 3, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, false});  /* 3-ch stem */
+    conv_case((conv_shape){2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false});      /* odd sizes */
+    conv_case((conv_shape){1, 8, 11, 10, 16, 3, 3, 2, 2, 2, 2, 2, 2, 1, false, false, false});  /* s2 p2 n1 */
+    conv_case((conv_shape){2, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true, false, false});   /* depthwise */
+    conv_case((conv_shape){2, 32, 15, 15, 32, 5, 5, 2, 2, 2, 2, 2, 2, 32, false, false, false});/* dw 5x5 s2 */
+    conv_case((conv_shape){3, 12, 8, 7, 18, 3, 3, 2, 2, 1, 0, 2, 1, 3, true, false, false});    /* grouped, asym */
+    conv_case((conv_shape){4, 32, 5, 5, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, false});    /* 1x1 */
+    conv_case((conv_shape){2, 4, 13, 6, 6, 5, 3, 2, 1, 2, 1, 0, 1, 1, false, false, false});    /* 5x3 asym */
+    conv_case((conv_shape){8, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, false});  /* 64 channels */
+    conv_case((conv_shape){2, 3, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false, false});  /* 3-ch stem */
+    /* blocked activations (ops.h): the ref kernels convert, the others read them in place */
+    conv_case((conv_shape){4, 32, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true});
+    conv_case((conv_shape){2, 3, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, true});
+    conv_case((conv_shape){2, 16, 8, 8, 24, 1, 1, 2, 2, 0, 0, 0, 0, 1, false, true, false});
+    conv_case((conv_shape){2, 32, 15, 15, 32, 5, 5, 2, 2, 2, 2, 2, 2, 32, false, true, true});
+    conv_case((conv_shape){2, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true, true, false});
+    conv_case((conv_shape){2, 8, 1, 1, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, true, true});
 }
 
 /* ---- batch normalisation ------------------------------------------------------------------- */
 
-static void bn_case(int64_t n, int64_t c, int64_t hw, bool with_gamma)
+static void bn_case_b(int64_t n, int64_t c, int64_t hw, bool with_gamma, bool blocked)
 {
     const int64_t cnt = n * c * hw;
     float *x = randn(cnt, 0.5, 2.0), *dy = randn(cnt, 0, 1);
@@ -333,7 +341,8 @@ static void bn_case(int64_t n, int64_t c, int64_t hw, bool with_gamma)
         sv[ch] = (float)(ss / (double)(n * hw));
     }
     typedef mia_batchnorm_args T;
-    T a = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .training = true};
+    T a = {.n = n, .c = c, .hw = hw, .eps = 1e-5f, .momentum = 0.1f, .training = true,
+           .blocked = blocked};
     field ft[] = {FLD(T, x, cnt, IN, x), FLD(T, gamma, c, IN, gamma), FLD(T, beta, c, IN, beta),
                   FLD(T, y, cnt, OUT, OUTBUF), FLD(T, running_mean, c, IN | OUT, rm),
                   FLD(T, running_var, c, IN | OUT, rv), FLD(T, save_mean, c, OUT, OUTBUF),
@@ -359,6 +368,11 @@ static void bn_case(int64_t n, int64_t c, int64_t hw, bool with_gamma)
     host_free_all();
 }
 
+static void bn_case(int64_t n, int64_t c, int64_t hw, bool with_gamma)
+{
+    bn_case_b(n, c, hw, with_gamma, false);
+}
+
 static void test_backend_parity__batchnorm(void **state)
 {
     (void)state;
@@ -368,6 +382,8 @@ static void test_backend_parity__batchnorm(void **state)
     bn_case(8, 16, 1, true);  /* 2-D input */
     bn_case(6, 32, 64, true);
     bn_case(3, 7, 9, false);  /* no affine */
+    bn_case_b(6, 32, 64, true, true); /* blocked */
+    bn_case_b(3, 16, 7, false, true);
 }
 
 /* ---- eltwise ------------------------------------------------------------------------------- */
@@ -406,12 +422,14 @@ static void test_backend_parity__eltwise(void **state)
 
 /* ---- pooling ------------------------------------------------------------------------------- */
 
+static bool g_pool_blocked; /* pool_case runs on blocked tensors */
+
 static void pool_case(mia_pool_kind kind, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh,
                       int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb,
                       int64_t pr)
 {
     typedef mia_pool2d_args T;
-    T a = {.kind = kind, .n = n, .c = c, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh, .sw = sw,
+    T a = {.kind = kind, .blocked = g_pool_blocked, .n = n, .c = c, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh, .sw = sw,
            .pt = pt, .pl = pl, .pb = pb, .pr = pr};
     a.oh = (h + pt + pb - kh) / sh + 1;
     a.ow = (w + pl + pr - kw) / sw + 1;
@@ -434,6 +452,13 @@ static void test_backend_parity__pool2d(void **state)
     pool_case(MIA_POOL_AVG_INCLUDE_PAD, 2, 3, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1);
     pool_case(MIA_POOL_AVG_EXCLUDE_PAD, 3, 5, 9, 8, 3, 3, 2, 2, 1, 0, 0, 1); /* asym */
     pool_case(MIA_POOL_AVG_INCLUDE_PAD, 4, 32, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0); /* global */
+    g_pool_blocked = true;
+    pool_case(MIA_POOL_MAX, 2, 16, 8, 8, 2, 2, 2, 2, 0, 0, 0, 0);    /* 2x2/2 fast path */
+    pool_case(MIA_POOL_MAX, 2, 16, 9, 7, 2, 2, 2, 2, 0, 0, 0, 0);    /* odd sizes */
+    pool_case(MIA_POOL_MAX, 2, 8, 9, 11, 3, 3, 2, 2, 1, 1, 1, 1);    /* overlapping */
+    pool_case(MIA_POOL_AVG_INCLUDE_PAD, 2, 16, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1);
+    pool_case(MIA_POOL_AVG_INCLUDE_PAD, 4, 32, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0); /* global */
+    g_pool_blocked = false;
 }
 
 /* ---- bias, binary ops, channel multiply ---------------------------------------------------- */
@@ -485,10 +510,11 @@ static void test_backend_parity__chmul(void **state)
 {
     (void)state;
     seed(8);
-    const int64_t shapes[][3] = {{2, 5, 9}, {3, 32, 49}, {1, 7, 1}};
-    for (size_t i = 0; i < 3; i++) {
+    /* the last two run blocked */
+    const int64_t shapes[][3] = {{2, 5, 9}, {3, 32, 49}, {1, 7, 1}, {3, 32, 49}, {2, 16, 1}};
+    for (size_t i = 0; i < 5; i++) {
         typedef mia_chmul_args T;
-        T a = {.n = shapes[i][0], .c = shapes[i][1], .hw = shapes[i][2]};
+        T a = {.n = shapes[i][0], .c = shapes[i][1], .hw = shapes[i][2], .blocked = i >= 3};
         int64_t cnt = a.n * a.c * a.hw, ns = a.n * a.c;
         float *x = randn(cnt, 0, 1), *s = randu(ns, 0, 1), *dy = randn(cnt, 0, 1);
         field ff[] = {FLD(T, x, cnt, IN, x), FLD(T, s, ns, IN, s), FLD(T, y, cnt, OUT, OUTBUF)};
@@ -498,6 +524,37 @@ static void test_backend_parity__chmul(void **state)
         CHECK(chmul_bwd, T, a, fb, 1e-5);
         host_free_all();
     }
+}
+
+/* relayout: the ref kernel against the index formula of ops.h, then every backend against ref
+ * (a round trip must give the input back bit for bit). */
+static void test_backend_parity__relayout(void **state)
+{
+    (void)state;
+    seed(13);
+    const int64_t n = 3, c = 24, hw = 10, cnt = n * c * hw;
+    float *x = randn(cnt, 0, 1);
+    float *y = host_alloc((size_t)cnt * 4), *z = host_alloc((size_t)cnt * 4);
+    mia_relayout_args a = {.n = n, .c = c, .hw = hw, .to_blocked = true, .x = x, .y = y};
+    assert_int_equal(mia__relayout(g_ref, &a), MIA_OK);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t s = 0; s < hw; s++)
+                assert_true(y[((i * (c / 8) + ch / 8) * hw + s) * 8 + ch % 8] ==
+                            x[(i * c + ch) * hw + s]);
+    mia_relayout_args b = {.n = n, .c = c, .hw = hw, .to_blocked = false, .x = y, .y = z};
+    assert_int_equal(mia__relayout(g_ref, &b), MIA_OK);
+    assert_memory_equal(z, x, (size_t)cnt * 4);
+    typedef mia_relayout_args T;
+    field ft[] = {FLD(T, x, cnt, IN, x), FLD(T, y, cnt, OUT, OUTBUF)};
+    CHECK(relayout, T, a, ft, 0.0);
+    field fp[] = {FLD(T, x, cnt, IN, y), FLD(T, y, cnt, OUT, OUTBUF)};
+    CHECK(relayout, T, b, fp, 0.0);
+    /* a channel count that is not whole blocks is refused */
+    mia_relayout_args bad = a;
+    bad.c = 12;
+    assert_int_equal(mia__relayout(g_ref, &bad), MIA_ERR_INVALID);
+    host_free_all();
 }
 
 static void test_backend_parity__dropout(void **state)
@@ -557,7 +614,7 @@ static void test_backend_parity__optim(void **state)
 {
     (void)state;
     seed(12);
-    const int64_t n = 1000;
+    const int64_t n = 40007; /* > 2 chunks of the threaded host kernels */
     typedef mia_adam_args A;
     A ad = {.count = n, .step = 3, .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
             .weight_decay = 5e-4f};
@@ -666,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_backend_parity__bias),
         cmocka_unit_test(test_backend_parity__binary),
         cmocka_unit_test(test_backend_parity__chmul),
+        cmocka_unit_test(test_backend_parity__relayout),
         cmocka_unit_test(test_backend_parity__dropout),
         cmocka_unit_test(test_backend_parity__softmax),
         cmocka_unit_test(test_backend_parity__xent),

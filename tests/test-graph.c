@@ -1,5 +1,6 @@
 /* Graph executor: gradients against central finite differences of the whole graph, gradient
- * accumulation, determinism of training, error paths. Runs on the ref backend. */
+ * accumulation, determinism of training, error paths. Runs on the ref backend; the blocked
+ * layout test compares onednn with it. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -477,6 +478,125 @@ static void test_graph__input_grad_matches_finite_differences(void **state)
     mia_graph_free(g);
 }
 
+/* A graph that meets every rule of the layout planner (graph-exec.c plan_layouts): a 3-channel
+ * input, blocked convs, BN, ReLU and max pooling, a squeeze-excite on 1x1 activations, a residual
+ * add, a conv to 12 channels (not whole blocks), a 4-D dropout that forces its producer plain,
+ * and flattens of blocked and plain activations. */
+static mia_graph *layout_graph(mia_backend *be, int *blocked_node)
+{
+    mia_graph *g;
+    int x, a, p, q, s, m, t, u, v, f1, f2, y1, y2, y;
+    const int64_t chw[3] = {3, 6, 6};
+    assert_int_equal(mia_graph_create(&g, be), MIA_OK);
+    assert_int_equal(mia_graph_input(&x, g, 3, chw), MIA_OK);
+    assert_int_equal(mia_graph_conv2d(&a, g, "c0", x, 16, 3, 1, 1, 1, true), MIA_OK);
+    assert_int_equal(mia_graph_batchnorm(&a, g, "bn0", a), MIA_OK);
+    assert_int_equal(mia_graph_activation(&a, g, a, MIA_GRAPH_ACT_RELU, 0.0f), MIA_OK);
+    *blocked_node = a;
+    assert_int_equal(mia_graph_pool2d(&p, g, a, MIA_GRAPH_POOL_MAX, 2, 2, 0), MIA_OK);
+    assert_int_equal(mia_graph_conv2d(&q, g, "c1", p, 16, 3, 1, 1, 1, false), MIA_OK);
+    assert_int_equal(mia_graph_global_avg_pool(&s, g, q), MIA_OK);
+    assert_int_equal(mia_graph_conv2d(&s, g, "se", s, 16, 1, 1, 0, 1, true), MIA_OK);
+    assert_int_equal(mia_graph_activation(&s, g, s, MIA_GRAPH_ACT_SIGMOID, 0.0f), MIA_OK);
+    assert_int_equal(mia_graph_channel_mul(&m, g, q, s), MIA_OK);
+    assert_int_equal(mia_graph_add(&t, g, m, p), MIA_OK);
+    assert_int_equal(mia_graph_conv2d(&u, g, "c2", t, 12, 1, 1, 0, 1, true), MIA_OK);
+    assert_int_equal(mia_graph_dropout(&u, g, u, 0.3f), MIA_OK);
+    assert_int_equal(mia_graph_conv2d(&v, g, "c3", t, 8, 3, 1, 1, 1, true), MIA_OK);
+    assert_int_equal(mia_graph_dropout(&v, g, v, 0.2f), MIA_OK);
+    assert_int_equal(mia_graph_flatten(&f1, g, u), MIA_OK);
+    assert_int_equal(mia_graph_flatten(&f2, g, t), MIA_OK);
+    assert_int_equal(mia_graph_linear(&y1, g, "fc1", f1, 5, true), MIA_OK);
+    assert_int_equal(mia_graph_linear(&y2, g, "fc2", f2, 5, false), MIA_OK);
+    assert_int_equal(mia_graph_add(&y, g, y1, y2), MIA_OK);
+    assert_int_equal(mia_graph_flatten(&f1, g, v), MIA_OK);
+    assert_int_equal(mia_graph_linear(&y1, g, "fc3", f1, 5, false), MIA_OK);
+    assert_int_equal(mia_graph_add(&y, g, y, y1), MIA_OK);
+    assert_int_equal(mia_graph_set_output(g, y), MIA_OK);
+    return g;
+}
+
+/* max |got - want| <= rtol * max |want| + atol (atol: gradients that are zero in exact
+ * arithmetic, like a conv bias followed by batchnorm, are rounding noise on both sides). */
+static void expect_near(const char *what, const float *got, const float *want, int64_t n,
+                        double rtol, double atol)
+{
+    double scale = 1e-6, worst = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs((double)want[i]) > scale) scale = fabs((double)want[i]);
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (d > worst) worst = d;
+    }
+    if (!(worst <= rtol * scale + atol))
+        fail_msg("%s: max |diff| %.3g > %.1g * %.3g + %.1g", what, worst, rtol, scale, atol);
+}
+
+/* The onednn backend keeps activations blocked between ops (ops.h); the same graph, parameters
+ * and input on ref (all plain) must give the same training forward, gradients, running
+ * statistics and eval forward. */
+static void test_graph__blocked_layouts_match_ref(void **state)
+{
+    mia_backend *ref = *state, *od = NULL;
+    if (!mia_backend_available("onednn")) {
+        print_message("onednn not built: skipped\n");
+        return;
+    }
+    mia_backend_opts o;
+    mia_backend_opts_init(&o);
+    o.n_threads = 2;
+    assert_int_equal(mia_backend_create(&od, "onednn", &o), MIA_OK);
+    int blk_ref, blk_od;
+    mia_graph *gr = layout_graph(ref, &blk_ref), *go = layout_graph(od, &blk_od);
+    init_params(gr, 3, 0.4f);
+    for (size_t i = 0; i < mia_graph_param_count(gr); i++) {
+        mia_param_info pr, po;
+        assert_int_equal(mia_graph_param(gr, i, &pr), MIA_OK);
+        assert_int_equal(mia_graph_param(go, i, &po), MIA_OK);
+        memcpy(mia_tensor_host_data(po.value), mia_tensor_host_data(pr.value),
+               (size_t)mia_tensor_numel(pr.value) * mia_dtype_size(mia_tensor_dtype(pr.value)));
+    }
+    const int64_t xs[4] = {4, 3, 6, 6};
+    mia_tensor *xr = random_tensor(ref, 4, xs, 5), *xo = random_tensor(od, 4, xs, 5);
+    const mia_tensor *yr, *yo;
+    assert_int_equal(mia_graph_forward(gr, xr, true, 11, &yr), MIA_OK);
+    assert_int_equal(mia_graph_forward(go, xo, true, 11, &yo), MIA_OK);
+    const int64_t n_out = mia_tensor_numel(yr);
+    expect_near("training forward", mia_tensor_host_data((mia_tensor *)yo),
+                mia_tensor_host_data((mia_tensor *)yr), n_out, 1e-4, 0.0);
+    /* a blocked activation is not handed out in the backend's layout */
+    assert_non_null(mia_graph_node_value(gr, blk_ref));
+    assert_null(mia_graph_node_value(go, blk_od));
+    mia_tensor *dr = random_tensor(ref, 2, mia_tensor_shape(yr), 6);
+    mia_tensor *dd = random_tensor(od, 2, mia_tensor_shape(yr), 6);
+    assert_int_equal(mia_graph_backward(gr, dr), MIA_OK);
+    assert_int_equal(mia_graph_backward(go, dd), MIA_OK);
+    for (size_t i = 0; i < mia_graph_param_count(gr); i++) {
+        mia_param_info pr, po;
+        assert_int_equal(mia_graph_param(gr, i, &pr), MIA_OK);
+        assert_int_equal(mia_graph_param(go, i, &po), MIA_OK);
+        if (mia_tensor_dtype(pr.value) != MIA_DTYPE_F32) continue;
+        const int64_t n = mia_tensor_numel(pr.value);
+        if (pr.grad)
+            expect_near(pr.name, mia_tensor_host_data(po.grad), mia_tensor_host_data(pr.grad), n,
+                        1e-3, 1e-4);
+        else /* running statistics */
+            expect_near(pr.name, mia_tensor_host_data(po.value), mia_tensor_host_data(pr.value),
+                        n, 1e-4, 0.0);
+    }
+    assert_int_equal(mia_graph_forward(gr, xr, false, 0, &yr), MIA_OK);
+    assert_int_equal(mia_graph_forward(go, xo, false, 0, &yo), MIA_OK);
+    expect_near("eval forward", mia_tensor_host_data((mia_tensor *)yo),
+                mia_tensor_host_data((mia_tensor *)yr), n_out, 1e-4, 0.0);
+    mia_tensor_free(dr);
+    mia_tensor_free(dd);
+    mia_tensor_free(xr);
+    mia_tensor_free(xo);
+    mia_graph_free(gr);
+    mia_graph_free(go);
+    mia_backend_free(od);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_graph__training_is_deterministic),
         cmocka_unit_test(test_graph__errors),
         cmocka_unit_test(test_graph__input_grad_matches_finite_differences),
+        cmocka_unit_test(test_graph__blocked_layouts_match_ref),
     };
     return cmocka_run_group_tests(tests, setup_ref, teardown);
 }

@@ -8,7 +8,7 @@
 
 #include "ops.h"
 
-#define MIA_BACKEND_ABI 1
+#define MIA_BACKEND_ABI 2
 
 /* Every compute op: name and argument struct. Generates vtable slots and dispatchers. */
 #define MIA_OP_LIST(X)                          \
@@ -30,6 +30,7 @@
     X(scale, mia_binary_args)                   \
     X(chmul_fwd, mia_chmul_args)                \
     X(chmul_bwd, mia_chmul_args)                \
+    X(relayout, mia_relayout_args)              \
     X(dropout_fwd, mia_dropout_args)            \
     X(dropout_bwd, mia_dropout_args)            \
     X(softmax_fwd, mia_softmax_args)            \
@@ -42,6 +43,7 @@ struct mia_backend_ops {
     uint32_t abi;               /* = MIA_BACKEND_ABI */
     const char *name;           /* "ref", "onednn", "cuda" */
     mia_device_kind kind;       /* HOST: NULL ops fall back to ref; DEVICE: NULL => unsupported */
+    bool blocked_act;           /* graphs keep activations blocked (ops.h) on this backend */
     int (*device_count)(void);  /* optional: NULL => 1 */
     mia_status (*init)(mia_backend *be, const mia_backend_opts *o);   /* optional */
     void (*fini)(mia_backend *be);                                     /* optional */

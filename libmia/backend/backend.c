@@ -210,6 +210,32 @@ static mia_status check_conv(const mia_conv2d_args *a)
     return MIA_OK;
 }
 
+/* A blocked tensor needs whole channel blocks, and a device backend must say it takes them. */
+static mia_status check_blocked(mia_backend *be, bool blocked, int64_t c, const char *what)
+{
+    if (!blocked) return MIA_OK;
+    MIA_CHECK_ARG(c % MIA_BLOCK == 0, "%s: a blocked tensor needs channels %lld divisible by %d",
+                  what, (long long)c, MIA_BLOCK);
+    if (be->ops->kind != MIA_DEVICE_HOST && !be->ops->blocked_act)
+        return MIA_ERROR(MIA_ERR_UNSUPPORTED, "%s: backend %s has no blocked layout", what,
+                         be->ops->name);
+    return MIA_OK;
+}
+
+static mia_status check_conv_b(mia_backend *be, const mia_conv2d_args *a)
+{
+    MIA_TRY(check_conv(a));
+    MIA_TRY(check_blocked(be, a->x_blocked, a->c, "conv2d input"));
+    return check_blocked(be, a->y_blocked, a->o, "conv2d output");
+}
+
+static mia_status check_relayout(mia_backend *be, const mia_relayout_args *a)
+{
+    MIA_CHECK_ARG(a->n > 0 && a->c > 0 && a->hw > 0, "relayout: dims must be positive");
+    MIA_CHECK_ARG(a->x != a->y, "relayout: y must not alias x");
+    return check_blocked(be, true, a->c, "relayout");
+}
+
 static mia_status check_pool(const mia_pool2d_args *a)
 {
     MIA_CHECK_ARG(a->n > 0 && a->c > 0 && a->h > 0 && a->w > 0 && a->kh > 0 && a->kw > 0 &&
@@ -225,6 +251,12 @@ static mia_status check_pool(const mia_pool2d_args *a)
     return MIA_OK;
 }
 
+static mia_status check_pool_b(mia_backend *be, const mia_pool2d_args *a)
+{
+    MIA_TRY(check_pool(a));
+    return check_blocked(be, a->blocked, a->c, "pool2d");
+}
+
 static mia_status check_gemm(const mia_gemm_args *a)
 {
     MIA_CHECK_ARG(a->m > 0 && a->n > 0 && a->k > 0, "gemm: m, n, k must be positive");
@@ -234,11 +266,17 @@ static mia_status check_gemm(const mia_gemm_args *a)
     return MIA_OK;
 }
 
-static mia_status check_bn(const mia_batchnorm_args *a)
+static mia_status check_bn(mia_backend *be, const mia_batchnorm_args *a)
 {
     MIA_CHECK_ARG(a->n > 0 && a->c > 0 && a->hw > 0, "batchnorm: dims must be positive");
     MIA_CHECK_ARG(a->eps > 0, "batchnorm: eps must be > 0");
-    return MIA_OK;
+    return check_blocked(be, a->blocked, a->c, "batchnorm");
+}
+
+static mia_status check_chmul(mia_backend *be, const mia_chmul_args *a)
+{
+    MIA_CHECK_ARG(a->n > 0 && a->c > 0 && a->hw > 0, "chmul: dims must be positive");
+    return check_blocked(be, a->blocked, a->c, "chmul");
 }
 
 static mia_status check_xent(mia_backend *be, const mia_xent_args *a)
@@ -262,13 +300,14 @@ static mia_status check_dropout(const mia_dropout_args *a)
 }
 
 #define CHECK_gemm(be, a) check_gemm(a)
-#define CHECK_conv2d_fwd(be, a) check_conv(a)
-#define CHECK_conv2d_bwd_data(be, a) check_conv(a)
-#define CHECK_conv2d_bwd_weights(be, a) check_conv(a)
-#define CHECK_batchnorm_fwd(be, a) check_bn(a)
-#define CHECK_batchnorm_bwd(be, a) check_bn(a)
-#define CHECK_pool2d_fwd(be, a) check_pool(a)
-#define CHECK_pool2d_bwd(be, a) check_pool(a)
+#define CHECK_conv2d_fwd(be, a) check_conv_b(be, a)
+#define CHECK_conv2d_bwd_data(be, a) check_conv_b(be, a)
+#define CHECK_conv2d_bwd_weights(be, a) check_conv_b(be, a)
+#define CHECK_batchnorm_fwd(be, a) check_bn(be, a)
+#define CHECK_batchnorm_bwd(be, a) check_bn(be, a)
+#define CHECK_pool2d_fwd(be, a) check_pool_b(be, a)
+#define CHECK_pool2d_bwd CHECK_pool2d_fwd
+#define CHECK_relayout(be, a) check_relayout(be, a)
 #define CHECK_xent(be, a) check_xent(be, a)
 #define CHECK_dropout_fwd(be, a) check_dropout(a)
 #define CHECK_dropout_bwd(be, a) check_dropout(a)
@@ -281,7 +320,7 @@ static mia_status check_dropout(const mia_dropout_args *a)
 #define CHECK_axpy CHECK_binary_
 #define CHECK_mul CHECK_binary_
 #define CHECK_scale CHECK_binary_
-#define CHECK_chmul_fwd(be, a) ((a)->n > 0 && (a)->c > 0 && (a)->hw > 0 ? MIA_OK : MIA_ERROR(MIA_ERR_INVALID, "chmul: dims must be positive"))
+#define CHECK_chmul_fwd(be, a) check_chmul(be, a)
 #define CHECK_chmul_bwd CHECK_chmul_fwd
 #define CHECK_softmax_fwd(be, a) ((a)->rows > 0 && (a)->cols > 0 ? MIA_OK : MIA_ERROR(MIA_ERR_INVALID, "softmax: rows and cols must be positive"))
 #define CHECK_softmax_bwd CHECK_softmax_fwd
@@ -299,6 +338,8 @@ static mia_status check_dropout(const mia_dropout_args *a)
     }
 MIA_OP_LIST(MIA_DISPATCH_)
 #undef MIA_DISPATCH_
+
+bool mia__backend_blocked_act(const mia_backend *be) { return be && be->ops->blocked_act; }
 
 mia_status mia__memcpy_dd(mia_backend *be, void *dst, const void *src, size_t n)
 {

@@ -13,6 +13,16 @@
  * - Backward ops of training-mode batchnorm use the batch statistics saved by the forward.
  * - Dropout masks come from mia__philox(seed, MIA_STREAM_DROPOUT ^ stream, i / 4)[i % 4] so
  *   every backend draws the same mask: keep element i iff unit(word) >= p.
+ * - Blocked activations. A 4-D activation [n,c,h,w] with c % MIA_BLOCK == 0 may be stored
+ *   channel-blocked ("nChw8c"): element (n,c,h,w) lives at
+ *   ((n * c_total / 8 + c / 8) * h_total * w_total + h * w_total + w) * 8 + c % 8.
+ *   It is the native layout of oneDNN's AVX2 kernels, so a graph that keeps its activations
+ *   blocked between ops pays no reorder per op. Ops that take a `blocked` flag (conv, batchnorm,
+ *   pooling, channel multiply) read and write the flagged tensors in it; gradients share the
+ *   layout of the tensor they belong to. Elementwise ops (eltwise, add, axpy, mul, scale) are
+ *   layout-agnostic. With h * w == 1 both layouts are the same bytes. Backends whose descriptor
+ *   sets blocked_act get blocked activations from the graph; every host backend accepts the
+ *   flags (the ref kernels convert to plain and back: they stay the oracle).
  */
 #ifndef MIA_OPS_H
 #define MIA_OPS_H
@@ -22,6 +32,8 @@
 
 #include "mia-internal.h"
 #include <mia/backend.h>
+
+#define MIA_BLOCK 8
 
 typedef struct mia_gemm_args {
     bool trans_a, trans_b;
@@ -38,7 +50,8 @@ typedef struct mia_gemm_args {
 /* 2-D convolution. Output size must equal (h + pt + pb - kh) / sh + 1 (likewise for w).
  * fwd:          x[n,c,h,w], w[o,c/g,kh,kw], b[o] (nullable) -> y[n,o,oh,ow]
  * bwd_data:     dy, w -> dx
- * bwd_weights:  x, dy -> dw, db (db nullable) */
+ * bwd_weights:  x, dy -> dw, db (db nullable)
+ * x_blocked: x and dx are blocked (c % 8 == 0); y_blocked: y and dy are (o % 8 == 0). */
 typedef struct mia_conv2d_args {
     int64_t n, c, h, w;
     int64_t o, oh, ow;
@@ -46,6 +59,7 @@ typedef struct mia_conv2d_args {
     int64_t sh, sw;
     int64_t pt, pl, pb, pr; /* zero padding: top, left, bottom, right */
     int64_t groups;
+    bool x_blocked, y_blocked;
     const float *x, *wt, *b, *dy;
     float *y, *dx, *dw, *db;
 } mia_conv2d_args;
@@ -54,11 +68,13 @@ typedef struct mia_conv2d_args {
  * fwd training: y from batch stats; save_mean/save_var get the batch mean and biased variance;
  *               running_mean/var are updated with momentum (unbiased variance), if non-NULL.
  * fwd eval:     y from running_mean/var.
- * bwd (training only): x, dy, gamma, save_mean, save_var -> dx, dgamma, dbeta. */
+ * bwd (training only): x, dy, gamma, save_mean, save_var -> dx, dgamma, dbeta.
+ * blocked: x, y, dx, dy are blocked (c % 8 == 0). */
 typedef struct mia_batchnorm_args {
     int64_t n, c, hw;
     float eps, momentum;
     bool training;
+    bool blocked;
     const float *x, *gamma, *beta, *dy;
     float *y, *dx, *dgamma, *dbeta;
     float *running_mean, *running_var;
@@ -91,9 +107,11 @@ typedef enum mia_pool_kind {
 } mia_pool_kind;
 
 /* 2-D pooling. Padding counts as -inf for max. Max ties go to the first element in row-major
- * window order (PyTorch). bwd: x, dy -> dx (max recomputes the argmax from x). */
+ * window order (PyTorch). bwd: x, dy -> dx (max recomputes the argmax from x).
+ * blocked: x, y, dx, dy are blocked (c % 8 == 0). */
 typedef struct mia_pool2d_args {
     mia_pool_kind kind;
+    bool blocked;
     int64_t n, c, h, w, oh, ow;
     int64_t kh, kw, sh, sw;
     int64_t pt, pl, pb, pr;
@@ -121,12 +139,23 @@ typedef struct mia_binary_args {
 } mia_binary_args;
 
 /* Channel-wise multiply (squeeze-excite): y[n,c,i] = x[n,c,i] * s[n,c].
- * bwd: dx = dy * s; ds[n,c] = sum_i dy[n,c,i] * x[n,c,i]. */
+ * bwd: dx = dy * s; ds[n,c] = sum_i dy[n,c,i] * x[n,c,i].
+ * blocked: x, y, dx, dy are blocked (c % 8 == 0); s and ds are always plain [n,c]. */
 typedef struct mia_chmul_args {
     int64_t n, c, hw;
+    bool blocked;
     const float *x, *s, *dy;
     float *y, *dx, *ds;
 } mia_chmul_args;
+
+/* Layout conversion of an activation [n,c,hw] between plain and blocked (c % 8 == 0).
+ * to_blocked: x plain -> y blocked; else x blocked -> y plain. y must not alias x. */
+typedef struct mia_relayout_args {
+    int64_t n, c, hw;
+    bool to_blocked;
+    const float *x;
+    float *y;
+} mia_relayout_args;
 
 /* Inverted dropout with a counter-based mask (see header comment).
  * fwd: y = keep ? x / (1 - p) : 0.  bwd: dx = keep ? dy / (1 - p) : 0. 0 <= p < 1. */
@@ -205,6 +234,7 @@ MIA_PRIVATE mia_status mia__mul(mia_backend *be, const mia_binary_args *a);
 MIA_PRIVATE mia_status mia__scale(mia_backend *be, const mia_binary_args *a);
 MIA_PRIVATE mia_status mia__chmul_fwd(mia_backend *be, const mia_chmul_args *a);
 MIA_PRIVATE mia_status mia__chmul_bwd(mia_backend *be, const mia_chmul_args *a);
+MIA_PRIVATE mia_status mia__relayout(mia_backend *be, const mia_relayout_args *a);
 MIA_PRIVATE mia_status mia__dropout_fwd(mia_backend *be, const mia_dropout_args *a);
 MIA_PRIVATE mia_status mia__dropout_bwd(mia_backend *be, const mia_dropout_args *a);
 MIA_PRIVATE mia_status mia__softmax_fwd(mia_backend *be, const mia_softmax_args *a);
@@ -212,6 +242,8 @@ MIA_PRIVATE mia_status mia__softmax_bwd(mia_backend *be, const mia_softmax_args 
 MIA_PRIVATE mia_status mia__xent(mia_backend *be, const mia_xent_args *a);
 MIA_PRIVATE mia_status mia__adam_step(mia_backend *be, const mia_adam_args *a);
 MIA_PRIVATE mia_status mia__sgd_step(mia_backend *be, const mia_sgd_args *a);
+/* Whether graphs keep activations blocked on this backend (its descriptor's blocked_act). */
+MIA_PRIVATE bool mia__backend_blocked_act(const mia_backend *be);
 /* Raw memory helpers on backend memory. */
 MIA_PRIVATE mia_status mia__memcpy_dd(mia_backend *be, void *dst, const void *src, size_t n);
 MIA_PRIVATE mia_status mia__memset0(mia_backend *be, void *dst, size_t n);

@@ -32,6 +32,73 @@ static const float *act_of(const mia_graph *g, int id)
     return id == g->input ? F(g->x) : g->nodes[id].y;
 }
 
+static int64_t node_hw(const mia_node *n) { return n->ndim == 3 ? n->shape[1] * n->shape[2] : 1; }
+
+/* Whether the activation of node id is blocked with more than one element per channel plane:
+ * only then do its bytes differ from the plain layout. */
+static bool blocked_bytes(const mia_graph *g, int id)
+{
+    const mia_node *n = &g->nodes[id];
+    return n->blk && node_hw(n) > 1;
+}
+
+/* Ops whose output has the layout of their (first) input. */
+static bool layout_preserving(node_op op)
+{
+    return op == OP_BN || op == OP_ACT || op == OP_POOL || op == OP_GAP || op == OP_ADD ||
+           op == OP_CHMUL;
+}
+
+/* Decide which activations live blocked (ops.h), once the structure is frozen. On a backend with
+ * blocked_act, every 4-D activation with whole channel blocks produced by a conv or a
+ * layout-preserving op starts blocked; then, until nothing changes: a layout-preserving op and
+ * its inputs must agree (else both go plain), and any other reader but a conv (which converts
+ * inside the op) or a flatten (which converts as its copy) needs its input plain. The graph
+ * input, the output and the output's inputs (readable after eval forwards) are plain. With
+ * h * w == 1 the two layouts are the same bytes, so such activations satisfy every reader. */
+static void plan_layouts(mia_graph *g)
+{
+    if (g->layout_ready) return;
+    const bool on = mia__backend_blocked_act(g->be);
+    for (int i = 0; i < g->n_nodes; i++) {
+        mia_node *n = &g->nodes[i];
+        n->blk = on && n->live && i != g->input && i != g->output && n->ndim == 3 &&
+                 n->shape[0] % MIA_BLOCK == 0 &&
+                 (n->op == OP_CONV || layout_preserving(n->op));
+    }
+    if (g->output >= 0 && g->output != g->input) {
+        const mia_node *o = &g->nodes[g->output];
+        for (int j = 0; j < o->n_in; j++) {
+            mia_node *p = &g->nodes[o->in[j]];
+            p->blk = false;
+            /* a BN output folds its conv in eval forwards: the conv's input is what is kept */
+            if (o->op == OP_BN && p->op == OP_CONV) g->nodes[p->in[0]].blk = false;
+        }
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = 0; i < g->n_nodes; i++) {
+            mia_node *n = &g->nodes[i];
+            if (!n->live || i == g->input) continue;
+            for (int j = 0; j < n->n_in; j++) {
+                mia_node *p = &g->nodes[n->in[j]];
+                const bool main = layout_preserving(n->op) && !(n->op == OP_CHMUL && j == 1);
+                if (main) {
+                    if (n->blk != p->blk) {
+                        n->blk = p->blk = false;
+                        changed = true;
+                    }
+                } else if (n->op != OP_CONV && n->op != OP_FLATTEN && p->blk &&
+                           node_hw(p) > 1) {
+                    p->blk = false;
+                    changed = true;
+                }
+            }
+        }
+    }
+    g->layout_ready = true;
+}
+
 static mia_status new_act(mia_graph *g, const mia_node *n, int64_t batch, mia_tensor **t)
 {
     int64_t shape[4] = {batch, n->shape[0], n->shape[1], n->shape[2]};
@@ -183,6 +250,10 @@ static mia_conv2d_args conv_args(const mia_graph *g, const mia_node *n)
     a.pt = a.pl = a.pb = a.pr = n->pad;
     a.groups = n->groups;
     a.wt = F(pval(g, n, 0));
+    if (n->op == OP_CONV) { /* transposed convs are plain (plan_layouts) */
+        a.x_blocked = in->blk;
+        a.y_blocked = n->blk;
+    }
     return a;
 }
 
@@ -201,6 +272,7 @@ static mia_pool2d_args pool_args(const mia_graph *g, const mia_node *n)
     a.kw = n->op == OP_GAP ? in->shape[2] : n->k;
     a.sh = a.sw = n->stride;
     a.pt = a.pl = a.pb = a.pr = n->pad;
+    a.blocked = n->blk;
     return a;
 }
 
@@ -213,6 +285,7 @@ static mia_batchnorm_args bn_args(const mia_graph *g, const mia_node *n, bool tr
     a.eps = BN_EPS;
     a.momentum = BN_MOMENTUM;
     a.training = training;
+    a.blocked = n->blk;
     a.gamma = F(pval(g, n, 0));
     a.beta = F(pval(g, n, 1));
     a.running_mean = F(pval(g, n, 2));
@@ -303,7 +376,7 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
     }
     case OP_CHMUL: {
         mia_chmul_args a = {.n = g->cur_n, .c = n->shape[0], .hw = n->shape[1] * n->shape[2],
-                            .x = x, .s = act_of(g, n->in[1]), .y = y};
+                            .blocked = n->blk, .x = x, .s = act_of(g, n->in[1]), .y = y};
         return mia__chmul_fwd(be, &a);
     }
     case OP_DROPOUT:
@@ -314,6 +387,12 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
         }
         return y == x ? MIA_OK : mia__memcpy_dd(be, y, x, act_bytes(g, n));
     case OP_FLATTEN:
+        if (blocked_bytes(g, n->in[0])) { /* the flattened order is the plain one */
+            const mia_node *p = &g->nodes[n->in[0]];
+            mia_relayout_args a = {.n = g->cur_n, .c = p->shape[0], .hw = node_hw(p),
+                                   .to_blocked = false, .x = x, .y = y};
+            return mia__relayout(be, &a);
+        }
         return y == x ? MIA_OK : mia__memcpy_dd(be, y, x, act_bytes(g, n));
     case OP_SOFTMAX: {
         mia_softmax_args a = {.rows = g->cur_n, .cols = n->numel, .log = n->log, .x = x,
@@ -466,7 +545,7 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
         float *ds;
         MIA_TRY(grad_dst(g, n, 1, off_s, &acc_s, &ds));
         mia_chmul_args a = {.n = g->cur_n, .c = n->shape[0], .hw = n->shape[1] * n->shape[2],
-                            .x = x, .s = act_of(g, n->in[1]), .dy = dy,
+                            .blocked = n->blk, .x = x, .s = act_of(g, n->in[1]), .dy = dy,
                             .dx = dx ? dx : F(g->scratch),
                             .ds = ds ? ds : F(g->scratch) + off_s};
         /* When both inputs are the same node they cannot both be written directly. */
@@ -488,6 +567,13 @@ static mia_status backward_node(mia_graph *g, int id, uint64_t seed)
         break;
     case OP_FLATTEN:
         if (!dx) break;
+        if (blocked_bytes(g, n->in[0])) {
+            const mia_node *p = &g->nodes[n->in[0]];
+            mia_relayout_args a = {.n = g->cur_n, .c = p->shape[0], .hw = node_hw(p),
+                                   .to_blocked = true, .x = dy, .y = dx};
+            MIA_TRY(mia__relayout(be, &a));
+            break;
+        }
         MIA_TRY(mia__memcpy_dd(be, dx, dy, act_bytes(g, n)));
         break;
     case OP_SOFTMAX: {
@@ -658,7 +744,8 @@ static mia_status forward_eval(mia_graph *g)
             n->y = F(g->eval_out);
         } else if (n->last_use == INT_MAX) {
             n->y = F(n->kept);
-        } else if ((n->op == OP_FLATTEN || n->op == OP_DROPOUT) && in[0] != g->input) {
+        } else if ((n->op == OP_FLATTEN || n->op == OP_DROPOUT) && in[0] != g->input &&
+                   !blocked_bytes(g, in[0])) {
             n->slot = g->nodes[in[0]].slot; /* a view: nothing writes pooled data in place */
             n->y = g->nodes[in[0]].y;
             g->act_pool.s[n->slot].refs++;
@@ -738,6 +825,7 @@ mia_status mia_graph_forward(mia_graph *g, const mia_tensor *x, bool training,
         return MIA_ERROR(MIA_ERR_INVALID, "x: the input node expects [N,%s, got %s", want + 1, got);
     }
     g->ran = true;
+    plan_layouts(g);
     g->train_state = false;
     g->cur_n = x->shape[0];
     if (training && g->nbt_stale) MIA_TRY(sync_from_tensors(g));

@@ -47,6 +47,7 @@ typedef struct mia_node {
     /* analysis */
     bool live;       /* influences the output */
     bool needs_grad; /* a parameter lies at or upstream of this node */
+    bool blk;        /* activation and gradient kept channel-blocked (ops.h), see plan_layouts */
     /* per batch */
     mia_tensor *out;      /* activation [N, shape] (input node: borrowed caller tensor) */
     mia_tensor *grad;     /* dL/d out of nodes reading the graph input (kept after the backward);
@@ -109,6 +110,7 @@ struct mia_graph {
     int64_t cur_n;        /* batch of the current / last forward */
     bool planned_eval;    /* the last forward was an eval forward on pooled buffers */
     bool fold_ready;      /* conv->BN folding pairs computed */
+    bool layout_ready;    /* node layouts (blk) planned */
     mia_pool act_pool;    /* eval activations, reused by liveness */
     mia_pool grad_pool;   /* backward gradients, reused by liveness */
     mia_tensor *eval_out; /* output of eval forwards */

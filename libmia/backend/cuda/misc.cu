@@ -131,6 +131,32 @@ extern "C" mia_status mia__cuda_chmul_bwd(mia_backend *be, const mia_chmul_args 
     return MIA_OK;
 }
 
+/* ---- layout conversion (ops.h blocked layout) ---------------------------------------------- */
+
+static __global__ void relayout_kernel(mia_relayout_args a)
+{
+    const int64_t total = a.n * a.c * a.hw, cb = a.c / MIA_BLOCK;
+    MIA_CU_LOOP(q, total)
+    {
+        /* q indexes the blocked tensor: ((n * cb + b) * hw + s) * 8 + l */
+        const int64_t l = q % MIA_BLOCK, s = (q / MIA_BLOCK) % a.hw;
+        const int64_t b = (q / (MIA_BLOCK * a.hw)) % cb, n = q / (MIA_BLOCK * a.hw * cb);
+        const int64_t p = (n * a.c + b * MIA_BLOCK + l) * a.hw + s;
+        if (a.to_blocked)
+            a.y[q] = a.x[p];
+        else
+            a.y[p] = a.x[q];
+    }
+}
+
+extern "C" mia_status mia__cuda_relayout(mia_backend *be, const mia_relayout_args *a)
+{
+    MIA_CU_BEGIN(be, st);
+    relayout_kernel<<<mia_cu_blocks(a->n * a->c * a->hw), MIA_CU_THREADS, 0, st>>>(*a);
+    MIA_CU_CHECK_LAUNCH("relayout");
+    return MIA_OK;
+}
+
 /* ---- dropout ------------------------------------------------------------------------------- */
 
 /* One thread per Philox block (4 elements). out = keep ? in * (1 / (1 - p)) : 0, the f32

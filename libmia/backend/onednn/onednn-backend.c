@@ -1,6 +1,6 @@
 /* The onednn backend: host memory, one oneDNN engine + stream per backend, and the per-backend
  * primitive cache (see onednn-internal.h). Kernels live in onednn-conv.c and onednn-ops.c; ops
- * left NULL here (dropout, xent, adam, sgd) fall back to the ref kernels. */
+ * left NULL here (dropout, xent) fall back to the ref kernels. */
 #include <omp.h>
 #include <string.h>
 
@@ -337,6 +337,7 @@ const struct mia_backend_ops mia__onednn_backend_ops = {
     .abi = MIA_BACKEND_ABI,
     .name = "onednn",
     .kind = MIA_DEVICE_HOST,
+    .blocked_act = true,
     .init = od_init,
     .fini = od_fini,
     .alloc = od_alloc,
@@ -361,7 +362,10 @@ const struct mia_backend_ops mia__onednn_backend_ops = {
     .scale = mia__od_scale,
     .chmul_fwd = mia__od_chmul_fwd,
     .chmul_bwd = mia__od_chmul_bwd,
+    .relayout = mia__od_relayout,
+    .adam_step = mia__od_adam_step,
+    .sgd_step = mia__od_sgd_step,
     .softmax_fwd = mia__od_softmax_fwd,
     .softmax_bwd = mia__od_softmax_bwd,
-    /* dropout, xent, adam, sgd: no oneDNN primitive; the ref kernels serve them. */
+    /* dropout, xent: no oneDNN primitive; the ref kernels serve them. */
 };

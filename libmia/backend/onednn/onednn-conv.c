@@ -1,7 +1,9 @@
 /* onednn convolution: forward, backward-data and backward-weights. The primitive descriptors use
- * format_tag any for src/weights/dst so oneDNN picks its fastest (blocked) layout; the plain
- * NCHW / OIHW (GOIHW when grouped) caller buffers are reordered into and out of cached blocked
- * buffers inside the op. Algorithm: direct (no Winograd: its error is larger). */
+ * format_tag any for src/weights/dst so oneDNN picks its fastest (blocked) layout; caller
+ * buffers in another layout (plain NCHW, OIHW / GOIHW weights) are reordered into and out of
+ * cached buffers inside the op. Activations the graph keeps blocked (nChw8c, ops.h) are what the
+ * AVX2 kernels want, so for them no reorder runs. Algorithm: direct (no Winograd: its error is
+ * larger). */
 #include <string.h>
 
 #include "onednn-internal.h"
@@ -21,8 +23,8 @@ static mia_status conv_mds_init(const mia_conv2d_args *a, conv_mds *m)
     const int64_t wd5[5] = {g, a->o / g, a->c / g, a->kh, a->kw};
     const int64_t wd4[4] = {a->o, a->c, a->kh, a->kw};
     const int64_t bd[1] = {a->o};
-    MIA_TRY(mia__od_md(&m->x, 4, xd, dnnl_nchw));
-    MIA_TRY(mia__od_md(&m->y, 4, yd, dnnl_nchw));
+    MIA_TRY(mia__od_md(&m->x, 4, xd, a->x_blocked ? dnnl_nChw8c : dnnl_nchw));
+    MIA_TRY(mia__od_md(&m->y, 4, yd, a->y_blocked ? dnnl_nChw8c : dnnl_nchw));
     MIA_TRY(mia__od_md(&m->xa, 4, xd, dnnl_format_tag_any));
     MIA_TRY(mia__od_md(&m->ya, 4, yd, dnnl_format_tag_any));
     if (g > 1) {
@@ -163,7 +165,7 @@ static mia_status build_bwd_weights(od_ctx *c, od_entry *e, const void *args)
 static void conv_key(od_key *k, int kind, const mia_conv2d_args *a, bool bias)
 {
     OD_KEY(k, kind, a->n, a->c, a->h, a->w, a->o, a->oh, a->ow, a->kh, a->kw, a->sh, a->sw, a->pt,
-           a->pl, a->pb, a->pr, a->groups, bias ? 1 : 0);
+           a->pl, a->pb, a->pr, a->groups, bias ? 1 : 0, a->x_blocked, a->y_blocked);
 }
 
 static mia_status conv_run(mia_backend *be, int kind, const mia_conv2d_args *a, bool bias,

@@ -6,7 +6,8 @@
  * batch 64, a third of an EfficientNet training step. onednn-conv.c routes exactly those cases
  * (depthwise and oneDNN picked gemm) here. The loops are the ref kernel's, restricted to one
  * channel per group: per weight, f64 accumulation over (n, oy, ox) in the same order, so the
- * results are bit-identical to the ref backend. Channels are independent and run in parallel. */
+ * results are bit-identical to the ref backend. Channels are independent and run in parallel.
+ * Blocked tensors (ops.h) are read in place: a channel's plane is every 8th float. */
 #include "onednn-internal.h"
 
 /* First and one-past-last output index o with 0 <= o * s - p + k < n. */
@@ -23,6 +24,13 @@ static void out_range(int64_t n, int64_t on, int64_t s, int64_t p, int64_t k, in
     *hi = h;
 }
 
+/* Offset of plane (n, c) of an [N, C, hw] tensor, plain or blocked. */
+static inline int64_t plane(bool blocked, int64_t n, int64_t c, int64_t C, int64_t hw)
+{
+    if (!blocked) return (n * C + c) * hw;
+    return (n * (C / MIA_BLOCK) + c / MIA_BLOCK) * hw * MIA_BLOCK + c % MIA_BLOCK;
+}
+
 bool mia__od_dw_applies(const mia_conv2d_args *a)
 {
     return a->groups > 1 && a->groups == a->c && a->groups == a->o && a->kh * a->kw <= 64;
@@ -33,13 +41,14 @@ mia_status mia__od_dw_bwd_weights(mia_backend *be, const mia_conv2d_args *a)
     mia__od_threads(be);
     const int64_t C = a->c, H = a->h, W = a->w, OH = a->oh, OW = a->ow, KH = a->kh, KW = a->kw;
     const int64_t work = a->n * C * OH * OW * KH * KW;
+    const int64_t xsp = a->x_blocked ? MIA_BLOCK : 1, dsp = a->y_blocked ? MIA_BLOCK : 1;
 #pragma omp parallel for schedule(static) if (work > 65536)
     for (int64_t c = 0; c < C; c++) {
         double acc[64], bacc = 0.0;
         for (int64_t i = 0; i < KH * KW; i++) acc[i] = 0.0;
         for (int64_t n = 0; n < a->n; n++) {
-            const float *xc = a->x + (n * C + c) * H * W;
-            const float *dyc = a->dy + (n * C + c) * OH * OW;
+            const float *xc = a->x + plane(a->x_blocked, n, c, C, H * W);
+            const float *dyc = a->dy + plane(a->y_blocked, n, c, C, OH * OW);
             if (a->dw)
                 for (int64_t ky = 0; ky < KH; ky++) {
                     int64_t y0, y1;
@@ -49,16 +58,17 @@ mia_status mia__od_dw_bwd_weights(mia_backend *be, const mia_conv2d_args *a)
                         out_range(W, OW, a->sw, a->pl, kx, &x0, &x1);
                         double s = acc[ky * KW + kx];
                         for (int64_t oy = y0; oy < y1; oy++) {
-                            const float *xr = xc + (oy * a->sh - a->pt + ky) * W;
-                            const float *dr = dyc + oy * OW;
+                            const float *xr = xc + (oy * a->sh - a->pt + ky) * W * xsp;
+                            const float *dr = dyc + oy * OW * dsp;
                             for (int64_t ox = x0; ox < x1; ox++)
-                                s += (double)dr[ox] * (double)xr[ox * a->sw - a->pl + kx];
+                                s += (double)dr[ox * dsp] *
+                                     (double)xr[(ox * a->sw - a->pl + kx) * xsp];
                         }
                         acc[ky * KW + kx] = s;
                     }
                 }
             if (a->db)
-                for (int64_t i = 0; i < OH * OW; i++) bacc += (double)dyc[i];
+                for (int64_t i = 0; i < OH * OW; i++) bacc += (double)dyc[i * dsp];
         }
         if (a->dw)
             for (int64_t i = 0; i < KH * KW; i++) a->dw[c * KH * KW + i] = (float)acc[i];

@@ -1,16 +1,18 @@
 /* onednn kernels other than convolution: GEMM (dnnl_sgemm), batch normalisation, eltwise,
- * pooling, softmax / log-softmax, binary add/mul, bias add/grad (binary broadcast / reduction)
- * and channel multiply. axpy and scale are plain elementwise loops: a oneDNN sum/linear primitive
- * bakes alpha into the primitive, so every new learning rate would add a cache entry. */
+ * pooling, softmax / log-softmax, binary add/mul, bias add/grad (binary broadcast / reduction),
+ * channel multiply and layout conversion (reorder). axpy, scale, the optimiser steps and the
+ * blocked channel multiply are elementwise loops: a oneDNN sum/linear primitive bakes alpha (the
+ * learning rate) into the primitive, so every new value would add a cache entry. */
 #include <string.h>
 
+#include "../optim-kernel.h"
 #include "../ref/ref.h"
 #include "onednn-internal.h"
 
 /* Cache kinds (conv uses 1..3). */
 enum {
     K_BN_FWD = 10, K_BN_BWD, K_ELT_FWD, K_ELT_BWD, K_POOL_FWD, K_POOL_BWD, K_BINARY, K_BIAS_ADD,
-    K_BIAS_GRAD, K_CHMUL_FWD, K_CHMUL_BWD, K_SM_FWD, K_SM_BWD
+    K_BIAS_GRAD, K_CHMUL_FWD, K_CHMUL_BWD, K_SM_FWD, K_SM_BWD, K_RELAYOUT
 };
 
 static mia_status make_pd(od_entry *e, dnnl_primitive_desc_t *pd, const void *d, od_ctx *c,
@@ -48,7 +50,7 @@ static mia_status bn_fwd_desc(const mia_batchnorm_args *a, bool training,
                               dnnl_batch_normalization_desc_t *d, dnnl_memory_desc_t *md)
 {
     const int64_t dims[4] = {a->n, a->c, a->hw, 1};
-    MIA_TRY(mia__od_md(md, 4, dims, dnnl_nchw));
+    MIA_TRY(mia__od_md(md, 4, dims, a->blocked ? dnnl_nChw8c : dnnl_nchw));
     OD_CHECK(dnnl_batch_normalization_forward_desc_init(
         d, training ? dnnl_forward_training : dnnl_forward_inference, md, a->eps,
         bn_flags(training)));
@@ -87,7 +89,7 @@ mia_status mia__od_batchnorm_fwd(mia_backend *be, const mia_batchnorm_args *a)
 {
     mia__od_threads(be);
     od_key k;
-    OD_KEY(&k, K_BN_FWD, a->n, a->c, a->hw, mia__od_fbits(a->eps), a->training);
+    OD_KEY(&k, K_BN_FWD, a->n, a->c, a->hw, mia__od_fbits(a->eps), a->training, a->blocked);
     od_entry *e;
     MIA_TRY(mia__od_get(be, &k, build_bn_fwd, a, &e));
     if (e->fallback) return mia__ref_batchnorm_fwd(be, a);
@@ -160,7 +162,7 @@ mia_status mia__od_batchnorm_bwd(mia_backend *be, const mia_batchnorm_args *a)
         return mia__ref_batchnorm_bwd(be, a);
     mia__od_threads(be);
     od_key k;
-    OD_KEY(&k, K_BN_BWD, a->n, a->c, a->hw, mia__od_fbits(a->eps), a->training);
+    OD_KEY(&k, K_BN_BWD, a->n, a->c, a->hw, mia__od_fbits(a->eps), a->training, a->blocked);
     od_entry *e;
     MIA_TRY(mia__od_get(be, &k, build_bn_bwd, a, &e));
     if (e->fallback) return mia__ref_batchnorm_bwd(be, a);
@@ -284,8 +286,9 @@ static mia_status pool_desc(const mia_pool2d_args *a, bool training, dnnl_poolin
                             dnnl_memory_desc_t *xmd, dnnl_memory_desc_t *ymd)
 {
     const int64_t xd[4] = {a->n, a->c, a->h, a->w}, yd[4] = {a->n, a->c, a->oh, a->ow};
-    MIA_TRY(mia__od_md(xmd, 4, xd, dnnl_nchw));
-    MIA_TRY(mia__od_md(ymd, 4, yd, dnnl_nchw));
+    const dnnl_format_tag_t tag = a->blocked ? dnnl_nChw8c : dnnl_nchw;
+    MIA_TRY(mia__od_md(xmd, 4, xd, tag));
+    MIA_TRY(mia__od_md(ymd, 4, yd, tag));
     dnnl_alg_kind_t alg;
     switch (a->kind) {
     case MIA_POOL_MAX: alg = dnnl_pooling_max; break;
@@ -363,7 +366,7 @@ static mia_status build_pool_bwd(od_ctx *c, od_entry *e, const void *args)
 static void pool_key(od_key *k, int kind, const mia_pool2d_args *a)
 {
     OD_KEY(k, kind, (int64_t)a->kind, a->n, a->c, a->h, a->w, a->oh, a->ow, a->kh, a->kw, a->sh,
-           a->sw, a->pt, a->pl, a->pb, a->pr);
+           a->sw, a->pt, a->pl, a->pb, a->pr, a->blocked);
 }
 
 mia_status mia__od_pool2d_fwd(mia_backend *be, const mia_pool2d_args *a)
@@ -635,8 +638,50 @@ mia_status mia__od_bias_grad(mia_backend *be, const mia_bias_args *a)
     return mia__od_run(be->ctx, e, p);
 }
 
+/* Channel multiply on blocked tensors: loops over (n, channel block), 8 lanes innermost. Each
+ * output is one product and each ds one f64 sum in the ref kernel's order, so the results are
+ * bit-identical to the ref backend for any thread count. */
+static void chmul_fwd_blocked(const mia_chmul_args *a)
+{
+    const int64_t cb = a->c / MIA_BLOCK, hw = a->hw;
+#pragma omp parallel for schedule(static) if (a->n * a->c * hw > 32768)
+    for (int64_t p = 0; p < a->n * cb; p++) {
+        const float *s = a->s + (p / cb) * a->c + (p % cb) * MIA_BLOCK;
+        const float *x = a->x + p * hw * MIA_BLOCK;
+        float *y = a->y + p * hw * MIA_BLOCK;
+        for (int64_t i = 0; i < hw; i++)
+            for (int l = 0; l < MIA_BLOCK; l++) y[i * MIA_BLOCK + l] = x[i * MIA_BLOCK + l] * s[l];
+    }
+}
+
+static void chmul_bwd_blocked(const mia_chmul_args *a)
+{
+    const int64_t cb = a->c / MIA_BLOCK, hw = a->hw;
+#pragma omp parallel for schedule(static) if (a->n * a->c * hw > 32768)
+    for (int64_t p = 0; p < a->n * cb; p++) {
+        const int64_t at = (p / cb) * a->c + (p % cb) * MIA_BLOCK;
+        const float *s = a->s + at;
+        const float *x = a->x + p * hw * MIA_BLOCK, *dy = a->dy + p * hw * MIA_BLOCK;
+        float *dx = a->dx ? a->dx + p * hw * MIA_BLOCK : NULL;
+        double acc[MIA_BLOCK] = {0};
+        for (int64_t i = 0; i < hw; i++)
+            for (int l = 0; l < MIA_BLOCK; l++) {
+                const float g = dy[i * MIA_BLOCK + l];
+                acc[l] += (double)g * (double)x[i * MIA_BLOCK + l];
+                if (dx) dx[i * MIA_BLOCK + l] = g * s[l];
+            }
+        if (a->ds)
+            for (int l = 0; l < MIA_BLOCK; l++) a->ds[at + l] = (float)acc[l];
+    }
+}
+
 mia_status mia__od_chmul_fwd(mia_backend *be, const mia_chmul_args *a)
 {
+    if (a->blocked) {
+        mia__od_threads(be);
+        chmul_fwd_blocked(a);
+        return MIA_OK;
+    }
     bin_spec b = {dnnl_binary_mul, {a->n, a->c, a->hw}, {a->n, a->c, 1}};
     void *p[3] = {(void *)a->x, (void *)a->s, a->y};
     bool fb;
@@ -662,6 +707,11 @@ static mia_status build_chmul_bwd(od_ctx *c, od_entry *e, const void *args)
 
 mia_status mia__od_chmul_bwd(mia_backend *be, const mia_chmul_args *a)
 {
+    if (a->blocked) {
+        mia__od_threads(be);
+        chmul_bwd_blocked(a);
+        return MIA_OK;
+    }
     if (!a->dx || !a->ds || a->dx == a->dy) return mia__ref_chmul_bwd(be, a);
     mia__od_threads(be);
     od_key k;
@@ -671,4 +721,75 @@ mia_status mia__od_chmul_bwd(mia_backend *be, const mia_chmul_args *a)
     if (e->fallback) return mia__ref_chmul_bwd(be, a);
     void *p[5] = {(void *)a->dy, (void *)a->s, a->dx, (void *)a->x, a->ds};
     return mia__od_run(be->ctx, e, p);
+}
+
+/* ---- layout conversion -------------------------------------------------------------------- */
+
+static mia_status build_relayout(od_ctx *c, od_entry *e, const void *args)
+{
+    const mia_relayout_args *a = args;
+    const int64_t d[4] = {a->n, a->c, a->hw, 1};
+    dnnl_memory_desc_t plain, blk;
+    MIA_TRY(mia__od_md(&plain, 4, d, dnnl_nchw));
+    MIA_TRY(mia__od_md(&blk, 4, d, dnnl_nChw8c));
+    const dnnl_memory_desc_t *from = a->to_blocked ? &plain : &blk, *to = a->to_blocked ? &blk : &plain;
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t ds = dnnl_reorder_primitive_desc_create(&pd, from, c->engine, to, c->engine,
+                                                          c->attr);
+    if (ds == dnnl_unimplemented) {
+        e->fallback = true;
+        return MIA_OK;
+    }
+    if (ds != dnnl_success) return mia__od_fail(ds, "relayout reorder descriptor");
+    int st;
+    mia_status s = mia__od_stage(c, e, pd, &st);
+    if (s == MIA_OK) s = mia__od_user(c, e, st, pd, DNNL_ARG_FROM, 0, false, from);
+    if (s == MIA_OK) s = mia__od_user(c, e, st, pd, DNNL_ARG_TO, 1, true, to);
+    dnnl_primitive_desc_destroy(pd);
+    return s;
+}
+
+mia_status mia__od_relayout(mia_backend *be, const mia_relayout_args *a)
+{
+    mia__od_threads(be);
+    od_key k;
+    OD_KEY(&k, K_RELAYOUT, a->n, a->c, a->hw, a->to_blocked);
+    od_entry *e;
+    MIA_TRY(mia__od_get(be, &k, build_relayout, a, &e));
+    if (e->fallback) return mia__ref_relayout(be, a);
+    void *p[2] = {(void *)a->x, a->y};
+    return mia__od_run(be->ctx, e, p);
+}
+
+/* ---- optimiser steps ---------------------------------------------------------------------- */
+
+/* The kernels of optim-kernel.h over fixed chunks in parallel: per-element, so bit-identical to
+ * the ref backend at any thread count. Small tensors stay on the calling thread. */
+#define OPTIM_CHUNK 16384
+
+static void adam_chunk(const void *a, int64_t lo, int64_t hi) { mia__adam_range(a, lo, hi); }
+static void sgd_chunk(const void *a, int64_t lo, int64_t hi) { mia__sgd_range(a, lo, hi); }
+
+static void chunked(mia_backend *be, int64_t count, void (*fn)(const void *, int64_t, int64_t),
+                    const void *a)
+{
+    mia__od_threads(be);
+    const int64_t nchunk = (count + OPTIM_CHUNK - 1) / OPTIM_CHUNK;
+#pragma omp parallel for schedule(static) if (nchunk > 1)
+    for (int64_t k = 0; k < nchunk; k++) {
+        const int64_t lo = k * OPTIM_CHUNK;
+        fn(a, lo, lo + OPTIM_CHUNK < count ? lo + OPTIM_CHUNK : count);
+    }
+}
+
+mia_status mia__od_adam_step(mia_backend *be, const mia_adam_args *a)
+{
+    chunked(be, a->count, adam_chunk, a);
+    return MIA_OK;
+}
+
+mia_status mia__od_sgd_step(mia_backend *be, const mia_sgd_args *a)
+{
+    chunked(be, a->count, sgd_chunk, a);
+    return MIA_OK;
 }

@@ -1,4 +1,4 @@
-/* onednn backend: max pooling on the plain NCHW layout of ops.h, hand-written.
+/* onednn backend: max pooling on the plain NCHW and blocked layouts of ops.h, hand-written.
  *
  * oneDNN 2.6 runs pooling on plain NCHW tensors with its reference-like `simple_nchw`
  * implementation (and a max-pool backward needs a second forward for the workspace): for
@@ -50,9 +50,10 @@ static void plane_fwd_2x2(const mia_pool2d_args *a, const float *xp, float *yp)
     }
 }
 
-/* Index of the window's maximum within the plane (first on ties), -1 for an empty window. */
-static inline int64_t plane_argmax(const mia_pool2d_args *a, const float *xp, int64_t oy,
-                                   int64_t ox)
+/* Spatial index of the window's maximum within the plane (first on ties), -1 for an empty
+ * window. Consecutive spatial elements are sp floats apart (1 plain, 8 blocked). */
+static inline int64_t plane_argmax(const mia_pool2d_args *a, const float *xp, int64_t sp,
+                                   int64_t oy, int64_t ox)
 {
     int64_t y0 = oy * a->sh - a->pt, x0 = ox * a->sw - a->pl;
     int64_t y1 = y0 + a->kh, x1 = x0 + a->kw;
@@ -64,7 +65,7 @@ static inline int64_t plane_argmax(const mia_pool2d_args *a, const float *xp, in
     float bv = -INFINITY;
     for (int64_t y = y0; y < y1; y++)
         for (int64_t x = x0; x < x1; x++) {
-            const float v = xp[y * a->w + x];
+            const float v = xp[(y * a->w + x) * sp];
             if (best < 0 || takes(v, bv)) {
                 best = y * a->w + x;
                 bv = v;
@@ -100,9 +101,102 @@ static bool is_2x2(const mia_pool2d_args *a)
            a->pb == 0 && a->pr == 0 && a->oh == a->h / 2 && a->ow == a->w / 2;
 }
 
+/* Blocked tensors: planes are (n, channel block) of hw x 8 floats; the 8 lanes are 8 channels,
+ * innermost, each computed exactly as a plain plane. */
+static void plane_fwd_2x2_blocked(const mia_pool2d_args *a, const float *restrict xp,
+                                  float *restrict yp)
+{
+    const int64_t B = MIA_BLOCK, w = a->w, ow = a->ow;
+    for (int64_t oy = 0; oy < a->oh; oy++) {
+        const float *r0 = xp + 2 * oy * w * B, *r1 = r0 + w * B;
+        float *yr = yp + oy * ow * B;
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const float *q0 = r0 + 2 * ox * B, *q1 = r1 + 2 * ox * B;
+            float *yo = yr + ox * B;
+            for (int64_t l = 0; l < B; l++)
+                yo[l] = pick(pick(pick(q0[l], q0[B + l]), q1[l]), q1[B + l]);
+        }
+    }
+}
+
+static void plane_bwd_2x2_blocked(const mia_pool2d_args *a, const float *restrict xp,
+                                  const float *restrict dyp, float *restrict dxp)
+{
+    const int64_t B = MIA_BLOCK, w = a->w, ow = a->ow;
+    for (int64_t oy = 0; oy < a->oh; oy++) {
+        const int64_t r0 = 2 * oy * w * B, r1 = r0 + w * B;
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const float *g = dyp + (oy * ow + ox) * B;
+            const int64_t o0 = r0 + 2 * ox * B, o1 = r1 + 2 * ox * B;
+            for (int64_t l = 0; l < B; l++) { /* as bwd_row_2x2, per lane */
+                const uint32_t gb = fbits(0.0f + g[l]);
+                const float v0 = xp[o0 + l], v1 = xp[o0 + B + l], v2 = xp[o1 + l],
+                            v3 = xp[o1 + B + l];
+                const uint32_t t1 = 0u - (uint32_t)takes(v1, v0);
+                const float m1 = bitsf((fbits(v1) & t1) | (fbits(v0) & ~t1));
+                const uint32_t t2 = 0u - (uint32_t)takes(v2, m1);
+                const float m2 = bitsf((fbits(v2) & t2) | (fbits(m1) & ~t2));
+                const uint32_t t3 = 0u - (uint32_t)takes(v3, m2);
+                dxp[o1 + B + l] = bitsf(gb & t3);
+                dxp[o1 + l] = bitsf(gb & t2 & ~t3);
+                dxp[o0 + B + l] = bitsf(gb & t1 & ~t2 & ~t3);
+                dxp[o0 + l] = bitsf(gb & ~t1 & ~t2 & ~t3);
+            }
+        }
+    }
+}
+
+static void fwd_blocked(const mia_pool2d_args *a, bool fast)
+{
+    const int64_t planes = a->n * (a->c / MIA_BLOCK), in = a->h * a->w, out = a->oh * a->ow;
+    const int64_t B = MIA_BLOCK;
+#pragma omp parallel for schedule(static) if (planes * in * B > POOL_PAR_MIN)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = a->x + p * in * B;
+        float *yp = a->y + p * out * B;
+        if (fast) {
+            plane_fwd_2x2_blocked(a, xp, yp);
+            continue;
+        }
+        for (int64_t oy = 0; oy < a->oh; oy++)
+            for (int64_t ox = 0; ox < a->ow; ox++)
+                for (int64_t l = 0; l < B; l++) {
+                    const int64_t k = plane_argmax(a, xp + l, B, oy, ox);
+                    yp[(oy * a->ow + ox) * B + l] = k < 0 ? -INFINITY : xp[k * B + l];
+                }
+    }
+}
+
+static void bwd_blocked(const mia_pool2d_args *a, bool fast)
+{
+    const int64_t planes = a->n * (a->c / MIA_BLOCK), in = a->h * a->w, out = a->oh * a->ow;
+    const int64_t B = MIA_BLOCK;
+#pragma omp parallel for schedule(static) if (planes * in * B > POOL_PAR_MIN)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = a->x + p * in * B, *dyp = a->dy + p * out * B;
+        float *dxp = a->dx + p * in * B;
+        if (!fast || a->h % 2 || a->w % 2) memset(dxp, 0, (size_t)(in * B) * sizeof *dxp);
+        if (fast) {
+            plane_bwd_2x2_blocked(a, xp, dyp, dxp);
+            continue;
+        }
+        /* overlapping windows accumulate in the ref kernel's (row-major output) order */
+        for (int64_t oy = 0; oy < a->oh; oy++)
+            for (int64_t ox = 0; ox < a->ow; ox++)
+                for (int64_t l = 0; l < B; l++) {
+                    const int64_t k = plane_argmax(a, xp + l, B, oy, ox);
+                    if (k >= 0) dxp[k * B + l] += dyp[(oy * a->ow + ox) * B + l];
+                }
+    }
+}
+
 mia_status mia__od_maxpool_fwd(mia_backend *be, const mia_pool2d_args *a)
 {
     mia__od_threads(be);
+    if (a->blocked) {
+        fwd_blocked(a, is_2x2(a));
+        return MIA_OK;
+    }
     const int64_t planes = a->n * a->c, in = a->h * a->w, out = a->oh * a->ow;
     const bool fast = is_2x2(a);
 #pragma omp parallel for schedule(static) if (planes * in > POOL_PAR_MIN)
@@ -115,7 +209,7 @@ mia_status mia__od_maxpool_fwd(mia_backend *be, const mia_pool2d_args *a)
         }
         for (int64_t oy = 0; oy < a->oh; oy++)
             for (int64_t ox = 0; ox < a->ow; ox++) {
-                const int64_t k = plane_argmax(a, xp, oy, ox);
+                const int64_t k = plane_argmax(a, xp, 1, oy, ox);
                 yp[oy * a->ow + ox] = k < 0 ? -INFINITY : xp[k];
             }
     }
@@ -125,6 +219,10 @@ mia_status mia__od_maxpool_fwd(mia_backend *be, const mia_pool2d_args *a)
 mia_status mia__od_maxpool_bwd(mia_backend *be, const mia_pool2d_args *a)
 {
     mia__od_threads(be);
+    if (a->blocked) {
+        bwd_blocked(a, is_2x2(a));
+        return MIA_OK;
+    }
     const int64_t planes = a->n * a->c, in = a->h * a->w, out = a->oh * a->ow;
     const bool fast = is_2x2(a);
 #pragma omp parallel for schedule(static) if (planes * in > POOL_PAR_MIN)
@@ -146,7 +244,7 @@ mia_status mia__od_maxpool_bwd(mia_backend *be, const mia_pool2d_args *a)
         /* Overlapping windows accumulate in the ref kernel's (row-major output) order. */
         for (int64_t oy = 0; oy < a->oh; oy++)
             for (int64_t ox = 0; ox < a->ow; ox++) {
-                const int64_t k = plane_argmax(a, xp, oy, ox);
+                const int64_t k = plane_argmax(a, xp, 1, oy, ox);
                 if (k >= 0) dxp[k] += dyp[oy * a->ow + ox];
             }
     }

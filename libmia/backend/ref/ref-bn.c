@@ -9,6 +9,7 @@
 
 mia_status mia__ref_batchnorm_fwd(mia_backend *be, const mia_batchnorm_args *a)
 {
+    if (a->blocked) return mia__ref_bn_unblocked(be, a, mia__ref_batchnorm_fwd);
     (void)be;
     const int64_t m = a->n * a->hw;
     for (int64_t c = 0; c < a->c; c++) {
@@ -52,6 +53,7 @@ mia_status mia__ref_batchnorm_fwd(mia_backend *be, const mia_batchnorm_args *a)
 
 mia_status mia__ref_batchnorm_bwd(mia_backend *be, const mia_batchnorm_args *a)
 {
+    if (a->blocked) return mia__ref_bn_unblocked(be, a, mia__ref_batchnorm_bwd);
     (void)be;
     const int64_t m = a->n * a->hw;
     for (int64_t c = 0; c < a->c; c++) {

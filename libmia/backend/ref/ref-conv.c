@@ -6,6 +6,7 @@
 
 mia_status mia__ref_conv2d_fwd(mia_backend *be, const mia_conv2d_args *a)
 {
+    if (a->x_blocked || a->y_blocked) return mia__ref_conv_unblocked(be, a, mia__ref_conv2d_fwd);
     (void)be;
     const int64_t cg = a->c / a->groups, og = a->o / a->groups;
     for (int64_t n = 0; n < a->n; n++)
@@ -35,6 +36,7 @@ mia_status mia__ref_conv2d_fwd(mia_backend *be, const mia_conv2d_args *a)
 
 mia_status mia__ref_conv2d_bwd_data(mia_backend *be, const mia_conv2d_args *a)
 {
+    if (a->x_blocked || a->y_blocked) return mia__ref_conv_unblocked(be, a, mia__ref_conv2d_bwd_data);
     (void)be;
     const int64_t cg = a->c / a->groups, og = a->o / a->groups;
     for (int64_t n = 0; n < a->n; n++)
@@ -68,6 +70,7 @@ mia_status mia__ref_conv2d_bwd_data(mia_backend *be, const mia_conv2d_args *a)
 
 mia_status mia__ref_conv2d_bwd_weights(mia_backend *be, const mia_conv2d_args *a)
 {
+    if (a->x_blocked || a->y_blocked) return mia__ref_conv_unblocked(be, a, mia__ref_conv2d_bwd_weights);
     (void)be;
     const int64_t cg = a->c / a->groups, og = a->o / a->groups;
     if (a->dw)

@@ -58,6 +58,7 @@ mia_status mia__ref_scale(mia_backend *be, const mia_binary_args *a)
 
 mia_status mia__ref_chmul_fwd(mia_backend *be, const mia_chmul_args *a)
 {
+    if (a->blocked) return mia__ref_chmul_unblocked(be, a, mia__ref_chmul_fwd);
     (void)be;
     for (int64_t p = 0; p < a->n * a->c; p++) {
         const float s = a->s[p];
@@ -68,6 +69,7 @@ mia_status mia__ref_chmul_fwd(mia_backend *be, const mia_chmul_args *a)
 
 mia_status mia__ref_chmul_bwd(mia_backend *be, const mia_chmul_args *a)
 {
+    if (a->blocked) return mia__ref_chmul_unblocked(be, a, mia__ref_chmul_bwd);
     (void)be;
     for (int64_t p = 0; p < a->n * a->c; p++) {
         const float s = a->s[p];

@@ -1,47 +1,17 @@
-/* ref optimiser steps, following PyTorch 1.13's single-tensor (for-loop) implementations
- * operation by operation in f32, with the bias corrections in f64 as Python computes them. */
-#include <math.h>
-
+/* ref optimiser steps: the shared per-element kernels of optim-kernel.h over the whole tensor. */
+#include "../optim-kernel.h"
 #include "ref.h"
 
 mia_status mia__ref_adam_step(mia_backend *be, const mia_adam_args *a)
 {
     (void)be;
-    const double t = (double)a->step;
-    const double bc1 = 1.0 - pow((double)a->beta1, t);
-    const double bc2 = 1.0 - pow((double)a->beta2, t);
-    const float neg_step_size = (float)(-((double)a->lr / bc1));
-    const float bc2_sqrt = (float)sqrt(bc2);
-    const float b1 = a->beta1, b2 = a->beta2;
-    const float omb1 = (float)(1.0 - (double)a->beta1), omb2 = (float)(1.0 - (double)a->beta2);
-    for (int64_t i = 0; i < a->count; i++) {
-        float g = a->grad[i];
-        if (a->weight_decay != 0.0f) g = g + a->weight_decay * a->param[i];
-        float m = a->m[i] * b1;
-        m = m + omb1 * g;
-        float v = a->v[i] * b2;
-        v = v + omb2 * g * g;
-        float denom = sqrtf(v) / bc2_sqrt + a->eps;
-        a->m[i] = m;
-        a->v[i] = v;
-        a->param[i] = a->param[i] + neg_step_size * m / denom;
-    }
+    mia__adam_range(a, 0, a->count);
     return MIA_OK;
 }
 
 mia_status mia__ref_sgd_step(mia_backend *be, const mia_sgd_args *a)
 {
     (void)be;
-    const float mu = a->momentum, omd = (float)(1.0 - (double)a->dampening);
-    for (int64_t i = 0; i < a->count; i++) {
-        float g = a->grad[i];
-        if (a->weight_decay != 0.0f) g = g + a->weight_decay * a->param[i];
-        if (mu != 0.0f) {
-            float buf = a->step == 1 ? g : a->buf[i] * mu + omd * g;
-            a->buf[i] = buf;
-            g = a->nesterov ? g + mu * buf : buf;
-        }
-        a->param[i] = a->param[i] + (-a->lr) * g;
-    }
+    mia__sgd_range(a, 0, a->count);
     return MIA_OK;
 }

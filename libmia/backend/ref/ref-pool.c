@@ -46,6 +46,7 @@ static int64_t argmax(const mia_pool2d_args *a, const float *xp, win w)
 
 mia_status mia__ref_pool2d_fwd(mia_backend *be, const mia_pool2d_args *a)
 {
+    if (a->blocked) return mia__ref_pool_unblocked(be, a, mia__ref_pool2d_fwd);
     (void)be;
     if (a->kind != MIA_POOL_MAX && a->kind != MIA_POOL_AVG_INCLUDE_PAD &&
         a->kind != MIA_POOL_AVG_EXCLUDE_PAD)
@@ -74,6 +75,7 @@ mia_status mia__ref_pool2d_fwd(mia_backend *be, const mia_pool2d_args *a)
 
 mia_status mia__ref_pool2d_bwd(mia_backend *be, const mia_pool2d_args *a)
 {
+    if (a->blocked) return mia__ref_pool_unblocked(be, a, mia__ref_pool2d_bwd);
     (void)be;
     if (a->kind != MIA_POOL_MAX && a->kind != MIA_POOL_AVG_INCLUDE_PAD &&
         a->kind != MIA_POOL_AVG_EXCLUDE_PAD)
