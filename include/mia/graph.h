@@ -244,7 +244,9 @@ MIA_API int mia_graph_output(const mia_graph *g);
 /** Borrowed: the activation of node @p node from the last forward ([N, <node shape>]), NULL
  *  before the first forward, for an unknown id, for a node that was not run, after an eval
  *  forward for every node but the input, the output and the output's inputs (their buffers were
- *  reused), and for a 4-D activation the backend keeps in its internal channel-blocked layout
+ *  reused), after a training forward for an activation no backward reads (e.g. a batchnorm
+ *  feeding a residual add: its buffer was reused), and for a 4-D activation the backend keeps
+ *  in its internal channel-blocked layout
  *  (the onednn backend does so between convolutions; the output and its inputs are always
  *  plain). */
 MIA_API const mia_tensor *mia_graph_node_value(const mia_graph *g, int node);

@@ -51,7 +51,8 @@ typedef struct mia_gemm_args {
  * fwd:          x[n,c,h,w], w[o,c/g,kh,kw], b[o] (nullable) -> y[n,o,oh,ow]
  * bwd_data:     dy, w -> dx
  * bwd_weights:  x, dy -> dw, db (db nullable)
- * x_blocked: x and dx are blocked (c % 8 == 0); y_blocked: y and dy are (o % 8 == 0). */
+ * x_blocked: x and dx are blocked (c % 8 == 0); y_blocked: y and dy are (o % 8 == 0).
+ * relu (fwd only): y = max(conv + b, 0), the ref eltwise ReLU fused into the output. */
 typedef struct mia_conv2d_args {
     int64_t n, c, h, w;
     int64_t o, oh, ow;
@@ -60,6 +61,7 @@ typedef struct mia_conv2d_args {
     int64_t pt, pl, pb, pr; /* zero padding: top, left, bottom, right */
     int64_t groups;
     bool x_blocked, y_blocked;
+    bool relu;
     const float *x, *wt, *b, *dy;
     float *y, *dx, *dw, *db;
 } mia_conv2d_args;

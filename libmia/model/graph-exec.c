@@ -105,6 +105,27 @@ static mia_status new_act(mia_graph *g, const mia_node *n, int64_t batch, mia_te
     return mia_tensor_create(t, g->be, MIA_DTYPE_F32, n->ndim + 1, shape);
 }
 
+/* Whether a backward (or the caller) reads the activation of node j after the forward: its
+ * own backward (softmax reads its output), a reader whose backward takes its input (everything
+ * but add, flatten and dropout), an in-place ReLU over it, or being the output or one of its
+ * inputs. Activations nobody needs, such as the batchnorm before a residual add, are transient:
+ * PyTorch frees them after the forward too. */
+static bool kept_for_backward(const mia_graph *g, int j)
+{
+    const mia_node *n = &g->nodes[j];
+    if (j == g->input || j == g->output || n->op == OP_SOFTMAX) return true;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mia_node *c = &g->nodes[i];
+        if (!c->live) continue;
+        for (int k = 0; k < c->n_in; k++) {
+            if (c->in[k] != j) continue;
+            if (i == g->output) return true;
+            if (c->op != OP_ADD && c->op != OP_FLATTEN && c->op != OP_DROPOUT) return true;
+        }
+    }
+    return false;
+}
+
 static mia_status alloc_activations(mia_graph *g, int64_t batch)
 {
     mia__graph_free_activations(g);
@@ -114,6 +135,17 @@ static mia_status alloc_activations(mia_graph *g, int64_t batch)
         const mia_node *n = &g->nodes[i];
         if (!n->live) continue;
         for (int j = 0; j < n->n_in; j++) uses[n->in[j]]++;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        mia_node *n = &g->nodes[i];
+        n->relu_train = n->fused_train = false;
+        n->transient = n->live && !kept_for_backward(g, i);
+        n->train_last = -1;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const mia_node *n = &g->nodes[i];
+        if (!n->live) continue;
+        for (int j = 0; j < n->n_in; j++) g->nodes[n->in[j]].train_last = i;
     }
     for (int i = 0; i < g->n_nodes; i++) {
         mia_node *n = &g->nodes[i];
@@ -129,9 +161,12 @@ static mia_status alloc_activations(mia_graph *g, int64_t batch)
             g->nodes[p].out) {
             n->out = g->nodes[p].out;
             n->out_shared = true;
+            /* a plain ReLU in place over a conv's output: the conv applies it (post-op) */
+            if (n->act == MIA_ACT_RELU && g->nodes[p].op == OP_CONV)
+                g->nodes[p].relu_train = n->fused_train = true;
             continue;
         }
-        mia_status s = new_act(g, n, batch, &n->out);
+        mia_status s = n->transient ? MIA_OK : new_act(g, n, batch, &n->out);
         if (s != MIA_OK) {
             mia__free(uses);
             return s;
@@ -316,6 +351,7 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
         a.x = x;
         a.b = n->bias ? F(pval(g, n, 1)) : NULL;
         a.y = y;
+        a.relu = training ? n->relu_train : n->relu_eval;
         return mia__conv2d_fwd(be, &a);
     }
     case OP_CONVT: {
@@ -336,6 +372,7 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
             a.wt = F(n->fold_w);
             a.b = F(n->fold_b);
             a.y = y;
+            a.relu = n->relu_eval;
             return mia__conv2d_fwd(be, &a);
         }
         mia_batchnorm_args a = bn_args(g, n, training);
@@ -349,6 +386,7 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
         return MIA_OK;
     }
     case OP_ACT: {
+        if (training ? n->fused_train : n->fused_eval) return MIA_OK; /* done by its input */
         mia_eltwise_args a = {.act = (mia_act)n->act, .alpha = n->alpha, .count = count, .x = x,
                               .y = y};
         return mia__eltwise_fwd(be, &a);
@@ -598,6 +636,8 @@ static void shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
 
 /* ---- eval forwards: BN folding and pooled activations ------------------------------------ */
 
+static int eval_inputs(const mia_graph *g, const mia_node *n, int in[2]);
+
 /* Pair every conv whose only consumer is a batchnorm with it (once: the structure is frozen). */
 static void find_folds(mia_graph *g)
 {
@@ -617,6 +657,22 @@ static void find_folds(mia_graph *g)
         if (c->op != OP_CONV || uses[b->in[0]] != 1 || b->in[0] == g->output) continue;
         c->fold_into = i;
         b->fold_from = b->in[0];
+    }
+    /* A plain ReLU that is the only reader of a conv (or of a BN with its conv folded) runs as
+     * the conv's post-op; the ReLU node becomes a view of that output. Not when the conv output
+     * must stay readable (an input of the graph output). */
+    for (int i = 0; i < g->n_nodes; i++) {
+        mia_node *r = &g->nodes[i];
+        if (!r->live || r->op != OP_ACT || r->act != MIA_ACT_RELU || i == g->output) continue;
+        int kin[2];
+        const int nk = g->output >= 0 ? eval_inputs(g, &g->nodes[g->output], kin) : 0;
+        if ((nk > 0 && kin[0] == i) || (nk > 1 && kin[1] == i)) continue; /* kept readable */
+        const int p = r->in[0];
+        mia_node *pn = &g->nodes[p];
+        if (p == g->input || uses[p] != 1) continue;
+        if (!((pn->op == OP_CONV && pn->fold_into < 0) || (pn->op == OP_BN && pn->fold_from >= 0)))
+            continue;
+        pn->relu_eval = r->fused_eval = true;
     }
     mia__free(uses);
     g->fold_ready = true;
@@ -744,9 +800,11 @@ static mia_status forward_eval(mia_graph *g)
             n->y = F(g->eval_out);
         } else if (n->last_use == INT_MAX) {
             n->y = F(n->kept);
-        } else if ((n->op == OP_FLATTEN || n->op == OP_DROPOUT) && in[0] != g->input &&
-                   !blocked_bytes(g, in[0])) {
-            n->slot = g->nodes[in[0]].slot; /* a view: nothing writes pooled data in place */
+        } else if (((n->op == OP_FLATTEN || n->op == OP_DROPOUT) && in[0] != g->input &&
+                    !blocked_bytes(g, in[0])) ||
+                   n->fused_eval) {
+            /* a view: nothing writes pooled data in place (a fused ReLU ran in its input) */
+            n->slot = g->nodes[in[0]].slot;
             n->y = g->nodes[in[0]].y;
             g->act_pool.s[n->slot].refs++;
         } else {
@@ -772,6 +830,34 @@ static mia_status forward_eval(mia_graph *g)
             if (in[j] != g->input && p->last_use == i) pool_release(&g->act_pool, p->slot);
         }
         if (n->last_use < 0) pool_release(&g->act_pool, n->slot); /* nobody reads it */
+    }
+    return MIA_OK;
+}
+
+/* Training forward in node order; transient activations take pooled buffers until their last
+ * reader ran. */
+static mia_status forward_train(mia_graph *g, uint64_t seed)
+{
+    for (int i = 0; i < g->act_pool.n; i++) g->act_pool.s[i].refs = 0;
+    for (int i = 0; i < g->n_nodes; i++) g->nodes[i].slot = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        mia_node *n = &g->nodes[i];
+        if (!n->live) continue;
+        if (n->transient) {
+            MIA_TRY(pool_acquire(g, &g->act_pool, g->cur_n * n->numel, &n->slot));
+            n->y = F(g->act_pool.s[n->slot].t);
+        }
+        mia_status s = forward_node(g, i, true, seed);
+        if (s != MIA_OK) {
+            mia__error_prefix("forward of node %d '%s'", i, n->name ? n->name : "");
+            return s;
+        }
+        for (int j = 0; j < n->n_in; j++) {
+            mia_node *p = &g->nodes[n->in[j]];
+            if (j == 1 && n->in[1] == n->in[0]) break;
+            if (p->transient && p->train_last == i) pool_release(&g->act_pool, p->slot);
+        }
+        if (n->transient && n->train_last < 0) pool_release(&g->act_pool, n->slot);
     }
     return MIA_OK;
 }
@@ -838,15 +924,7 @@ mia_status mia_graph_forward(mia_graph *g, const mia_tensor *x, bool training,
             n->y = n->live && i != g->input ? F(n->out) : NULL;
             n->grad_set = false; /* mia_graph_input_grad: no backward since this forward */
         }
-        for (int i = 0; i < g->n_nodes; i++) {
-            if (!g->nodes[i].live) continue;
-            mia_status s = forward_node(g, i, true, dropout_seed);
-            if (s != MIA_OK) {
-                mia__error_prefix("forward of node %d '%s'", i,
-                                  g->nodes[i].name ? g->nodes[i].name : "");
-                return s;
-            }
-        }
+        MIA_TRY(forward_train(g, dropout_seed));
     } else {
         MIA_TRY(forward_eval(g));
     }

@@ -62,8 +62,15 @@ typedef struct mia_node {
     int last_use;         /* eval plan: last node reading this activation (INT_MAX: output) */
     int fold_into;        /* conv folded into the following BN in eval forwards, else -1 */
     int fold_from;        /* BN: the conv folded into it in eval forwards, else -1 */
+    bool relu_train;      /* training forwards: conv with the following ReLU fused into it */
+    bool relu_eval;       /* eval forwards: conv or folded BN with the following ReLU fused */
+    bool fused_train;     /* ReLU computed by its input node in training forwards */
+    bool fused_eval;      /* ReLU computed by its input node in eval forwards */
     mia_tensor *fold_w, *fold_b, *fold_s; /* BN with fold_from: folded weight, bias, scale */
     bool out_shared;      /* training: out is the input's tensor (in-place ReLU), not owned */
+    bool transient;       /* training: no backward reads this activation, so it lives in a
+                             pooled buffer only until its last reader ran (out stays NULL) */
+    int train_last;       /* training: last node reading this activation, -1 none */
     mia_tensor *kept;     /* eval: own buffer of an input of the output node (kept readable) */
 } mia_node;
 

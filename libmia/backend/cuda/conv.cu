@@ -201,7 +201,22 @@ static mia_status conv_workspace(mia_backend *be, const mia_conv2d_args *a, int6
     return MIA_OK;
 }
 
+static mia_status conv_fwd(mia_backend *be, const mia_conv2d_args *a);
+
+/* The fused ReLU runs as the eltwise kernel over the output. */
 extern "C" mia_status mia__cuda_conv2d_fwd(mia_backend *be, const mia_conv2d_args *a)
+{
+    MIA_TRY(conv_fwd(be, a));
+    if (!a->relu) return MIA_OK;
+    mia_eltwise_args e = {};
+    e.act = MIA_ACT_RELU;
+    e.count = a->n * a->o * a->oh * a->ow;
+    e.x = a->y;
+    e.y = a->y;
+    return mia__cuda_eltwise_fwd(be, &e);
+}
+
+static mia_status conv_fwd(mia_backend *be, const mia_conv2d_args *a)
 {
     MIA_CU_BEGIN(be, st);
     if (is_depthwise(a)) {

@@ -62,14 +62,12 @@ static void entry_free(od_entry *e)
             od_slot *sl = &st->slot[i];
             if (sl->reorder) dnnl_primitive_destroy(sl->reorder);
             if (sl->reorder_scratch) dnnl_memory_destroy(sl->reorder_scratch);
-            mia__free(sl->reorder_scratch_buf);
             if (!sl->borrowed && sl->inner && sl->inner != sl->user) dnnl_memory_destroy(sl->inner);
             if (sl->user) dnnl_memory_destroy(sl->user);
             mia__free(sl->buf);
         }
         if (st->prim) dnnl_primitive_destroy(st->prim);
         if (st->scratch) dnnl_memory_destroy(st->scratch);
-        mia__free(st->scratch_buf);
     }
     mia__free(e);
 }
@@ -142,14 +140,23 @@ static mia_status own_memory(od_ctx *c, const dnnl_memory_desc_t *md, dnnl_memor
     return MIA_OK;
 }
 
-/* Primitive + user-mode scratchpad from pd. */
-static mia_status make_prim(od_ctx *c, const_dnnl_primitive_desc_t pd, dnnl_primitive_t *prim,
-                            dnnl_memory_t *scratch, void **scratch_buf)
+/* A memory object whose data lives in an arena (attached in mia__od_run). */
+static mia_status arena_memory(od_ctx *c, const dnnl_memory_desc_t *md, dnnl_memory_t *mem)
+{
+    OD_CHECK(dnnl_memory_create(mem, md, c->engine, DNNL_MEMORY_NONE));
+    return MIA_OK;
+}
+
+/* Primitive + user-mode scratchpad (in the scratch arena) from pd. */
+static mia_status make_prim(od_ctx *c, od_entry *e, const_dnnl_primitive_desc_t pd,
+                            dnnl_primitive_t *prim, dnnl_memory_t *scratch)
 {
     OD_CHECK(dnnl_primitive_create(prim, pd));
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    if (smd && dnnl_memory_desc_get_size(smd) > 0)
-        MIA_TRY(own_memory(c, smd, scratch, scratch_buf));
+    const size_t n = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    if (n == 0) return MIA_OK;
+    MIA_TRY(arena_memory(c, smd, scratch));
+    if (n > e->scr_size) e->scr_size = n;
     return MIA_OK;
 }
 
@@ -157,7 +164,7 @@ mia_status mia__od_stage(od_ctx *c, od_entry *e, const_dnnl_primitive_desc_t pd,
 {
     if (e->nst >= OD_MAX_STAGES) return MIA_ERROR(MIA_ERR_DEVICE, "onednn: too many stages");
     od_stage *st = &e->st[e->nst];
-    MIA_TRY(make_prim(c, pd, &st->prim, &st->scratch, &st->scratch_buf));
+    MIA_TRY(make_prim(c, e, pd, &st->prim, &st->scratch));
     *stage = e->nst++;
     return MIA_OK;
 }
@@ -187,7 +194,9 @@ mia_status mia__od_user(od_ctx *c, od_entry *e, int stage, const_dnnl_primitive_
         return MIA_OK;
     }
     dnnl_memory_desc_t wmd = *want;
-    MIA_TRY(own_memory(c, &wmd, &sl->inner, &sl->buf));
+    MIA_TRY(arena_memory(c, &wmd, &sl->inner));
+    sl->off = e->tmp_size;
+    e->tmp_size += (dnnl_memory_desc_get_size(&wmd) + 63) / 64 * 64;
     dnnl_primitive_desc_t rpd;
     if (out)
         OD_CHECK(dnnl_reorder_primitive_desc_create(&rpd, &wmd, c->engine, user_md, c->engine,
@@ -195,7 +204,7 @@ mia_status mia__od_user(od_ctx *c, od_entry *e, int stage, const_dnnl_primitive_
     else
         OD_CHECK(dnnl_reorder_primitive_desc_create(&rpd, user_md, c->engine, &wmd, c->engine,
                                                     c->attr));
-    mia_status s = make_prim(c, rpd, &sl->reorder, &sl->reorder_scratch, &sl->reorder_scratch_buf);
+    mia_status s = make_prim(c, e, rpd, &sl->reorder, &sl->reorder_scratch);
     dnnl_primitive_desc_destroy(rpd);
     return s;
 }
@@ -240,14 +249,34 @@ static mia_status exec1(od_ctx *c, dnnl_primitive_t p, dnnl_memory_t scratch, in
     return MIA_OK;
 }
 
+/* Make arena *p at least need bytes (contents are not kept). */
+static mia_status arena_fit(void **p, size_t *cap, size_t need)
+{
+    if (need <= *cap) return MIA_OK;
+    mia__free(*p);
+    *cap = 0;
+    *p = mia__aligned_alloc(64, need);
+    if (!*p) return MIA_ERROR(MIA_ERR_NOMEM, "onednn: out of memory for a %zu-byte arena", need);
+    *cap = need;
+    return MIA_OK;
+}
+
 mia_status mia__od_run(od_ctx *c, od_entry *e, void *const *ptr)
 {
+    MIA_TRY(arena_fit(&c->tmp, &c->tmp_cap, e->tmp_size));
+    MIA_TRY(arena_fit(&c->scr, &c->scr_cap, e->scr_size));
     for (int s = 0; s < e->nst; s++) {
         od_stage *st = &e->st[s];
         dnnl_exec_arg_t args[OD_MAX_SLOTS + 1];
+        if (st->scratch) OD_CHECK(dnnl_memory_set_data_handle(st->scratch, c->scr));
         for (int i = 0; i < st->nslot; i++) {
             od_slot *sl = &st->slot[i];
             if (sl->user) OD_CHECK(dnnl_memory_set_data_handle(sl->user, ptr[sl->user_idx]));
+            if (sl->reorder) {
+                OD_CHECK(dnnl_memory_set_data_handle(sl->inner, (char *)c->tmp + sl->off));
+                if (sl->reorder_scratch)
+                    OD_CHECK(dnnl_memory_set_data_handle(sl->reorder_scratch, c->scr));
+            }
             if (sl->reorder && !sl->out) {
                 dnnl_exec_arg_t ra[3] = {{DNNL_ARG_FROM, sl->user}, {DNNL_ARG_TO, sl->inner}};
                 MIA_TRY(exec1(c, sl->reorder, sl->reorder_scratch, 2, ra));
@@ -283,6 +312,8 @@ static void od_fini(mia_backend *be)
         }
     }
     mia__free(c->bucket);
+    mia__free(c->tmp);
+    mia__free(c->scr);
     if (c->attr) dnnl_primitive_attr_destroy(c->attr);
     if (c->stream) dnnl_stream_destroy(c->stream);
     if (c->engine) dnnl_engine_destroy(c->engine);

@@ -62,13 +62,35 @@ static mia_status fwd_pd(od_ctx *c, conv_mds *m, bool bias, dnnl_primitive_desc_
 /* Indices into the per-call pointer array. */
 enum { P_X, P_W, P_B, P_Y, P_DY, P_DX, P_DW, P_DB };
 
+/* c->attr plus a ReLU post-op (caller destroys *out). */
+static mia_status relu_attr(od_ctx *c, dnnl_primitive_attr_t *out)
+{
+    dnnl_post_ops_t po = NULL;
+    *out = NULL;
+    dnnl_status_t s = dnnl_primitive_attr_clone(out, c->attr);
+    if (s == dnnl_success) s = dnnl_post_ops_create(&po);
+    if (s == dnnl_success) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*out, po);
+    if (po) dnnl_post_ops_destroy(po);
+    if (s != dnnl_success) {
+        if (*out) dnnl_primitive_attr_destroy(*out);
+        *out = NULL;
+        return mia__od_fail(s, "conv ReLU post-op");
+    }
+    return MIA_OK;
+}
+
 static mia_status build_fwd(od_ctx *c, od_entry *e, const void *args)
 {
     const mia_conv2d_args *a = args;
     conv_mds m;
     MIA_TRY(conv_mds_init(a, &m));
     dnnl_primitive_desc_t pd;
-    MIA_TRY(fwd_pd(c, &m, a->b != NULL, &pd, c->attr));
+    dnnl_primitive_attr_t attr = NULL;
+    if (a->relu) MIA_TRY(relu_attr(c, &attr));
+    mia_status ps = fwd_pd(c, &m, a->b != NULL, &pd, attr ? attr : c->attr);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    MIA_TRY(ps);
     if (!pd) {
         e->fallback = true;
         return MIA_OK;
@@ -165,7 +187,8 @@ static mia_status build_bwd_weights(od_ctx *c, od_entry *e, const void *args)
 static void conv_key(od_key *k, int kind, const mia_conv2d_args *a, bool bias)
 {
     OD_KEY(k, kind, a->n, a->c, a->h, a->w, a->o, a->oh, a->ow, a->kh, a->kw, a->sh, a->sw, a->pt,
-           a->pl, a->pb, a->pr, a->groups, bias ? 1 : 0, a->x_blocked, a->y_blocked);
+           a->pl, a->pb, a->pr, a->groups, bias ? 1 : 0, a->x_blocked, a->y_blocked,
+           kind == CONV_FWD && a->relu);
 }
 
 static mia_status conv_run(mia_backend *be, int kind, const mia_conv2d_args *a, bool bias,

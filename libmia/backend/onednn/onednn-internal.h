@@ -5,15 +5,20 @@
  * A cache entry ("od_entry") is a small pipeline of up to OD_MAX_STAGES stages. Each stage is
  * one oneDNN primitive with its argument slots. A slot is either
  *  - a user slot: wraps a caller pointer (set with dnnl_memory_set_data_handle on every call) in
- *    the plain layout that ops.h fixes (NCHW, OIHW/GOIHW, row-major). If the primitive chose a
- *    different (blocked) layout for the argument (format_tag any), the slot also owns a blocked
- *    buffer and a cached reorder primitive that runs before (inputs) or after (outputs) the main
- *    primitive;
+ *    the layout that ops.h fixes for it (plain NCHW or blocked activations, OIHW/GOIHW weights,
+ *    row-major). If the primitive chose a different layout for the argument (format_tag any),
+ *    the slot also has a cached reorder primitive that runs before (inputs) or after (outputs)
+ *    the main primitive, into or out of a temporary buffer;
  *  - an internal slot: an entry-owned buffer (workspace, temporaries, statistics);
  *  - a borrowed slot: the internal memory of an earlier stage (e.g. the max-pool workspace).
- * Everything (primitives, memory objects, buffers, scratchpads) is created once per key and
- * reused, so a cached op allocates nothing per call. Keys hold the op kind and every shape,
- * stride, padding and flag field that changes the primitive.
+ * Everything (primitives, memory objects, internal buffers) is created once per key and reused,
+ * so a cached op allocates nothing per call. Keys hold the op kind and every shape, stride,
+ * padding and flag field that changes the primitive. Temporary reorder buffers and scratchpads
+ * are only live during one op, so they do not belong to the entry: they are regions of two
+ * arenas of the backend (od_ctx.tmp, od_ctx.scr), grown to the largest entry's need and
+ * attached with dnnl_memory_set_data_handle on every call. A network with a hundred convs thus
+ * holds one set of transient buffers instead of a hundred (a handle is used by one thread at a
+ * time, doc/threading.md).
  */
 #ifndef MIA_ONEDNN_INTERNAL_H
 #define MIA_ONEDNN_INTERNAL_H
@@ -42,15 +47,14 @@ typedef struct od_slot {
     dnnl_memory_t user;    /* wraps the caller pointer; NULL for internal/borrowed */
     dnnl_memory_t inner;   /* what the primitive sees (== user when the layouts match) */
     dnnl_primitive_t reorder;
-    dnnl_memory_t reorder_scratch;
-    void *reorder_scratch_buf;
-    void *buf; /* owned buffer behind inner when inner != user */
+    dnnl_memory_t reorder_scratch; /* data in the scratch arena */
+    size_t off;                    /* reorder target: offset of inner in the temporary arena */
+    void *buf;                     /* internal slot: owned buffer behind inner */
 } od_slot;
 
 typedef struct od_stage {
     dnnl_primitive_t prim;
-    dnnl_memory_t scratch;
-    void *scratch_buf;
+    dnnl_memory_t scratch; /* data in the scratch arena */
     od_slot slot[OD_MAX_SLOTS];
     int nslot;
 } od_stage;
@@ -62,6 +66,8 @@ typedef struct od_entry {
     bool custom;   /* oneDNN would run a slow generic implementation: the op runs ours */
     od_stage st[OD_MAX_STAGES];
     int nst;
+    size_t tmp_size;        /* bytes of the temporary arena this entry uses */
+    size_t scr_size;        /* largest scratchpad of its primitives and reorders */
     float *aux[OD_MAX_AUX]; /* op-specific internal buffers (views into slot buffers) */
 } od_entry;
 
@@ -71,6 +77,8 @@ typedef struct od_ctx {
     dnnl_primitive_attr_t attr; /* scratchpad_mode user: scratchpads live in the entries */
     od_entry **bucket;
     size_t nbucket, count;
+    void *tmp, *scr; /* arenas for temporary reorder buffers and scratchpads (64-byte aligned) */
+    size_t tmp_cap, scr_cap;
 } od_ctx;
 
 /* Error translation: record MIA_ERR_DEVICE with dnnl_status2str text. */

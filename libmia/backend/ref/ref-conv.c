@@ -28,6 +28,7 @@ mia_status mia__ref_conv2d_fwd(mia_backend *be, const mia_conv2d_args *a)
                             }
                         }
                     }
+                    if (a->relu && acc <= 0) acc = 0.0; /* as ref eltwise ReLU */
                     a->y[((n * a->o + o) * a->oh + oy) * a->ow + ox] = (float)acc;
                 }
         }
