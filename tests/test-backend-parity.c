@@ -284,6 +284,9 @@ static void conv_case(conv_shape s)
                   FLD(mia_conv2d_args, b, s.o, IN, s.bias ? b : NULL),
                   FLD(mia_conv2d_args, y, ny, OUT, OUTBUF)};
     CHECK(conv2d_fwd, mia_conv2d_args, a, ff, 1e-4);
+    a.relu = true; /* fused ReLU (forward only) */
+    check("conv2d_fwd(relu)", call_conv2d_fwd, &a, sizeof a, ff, 4, 1e-4);
+    a.relu = false;
     field fd[] = {FLD(mia_conv2d_args, dy, ny, IN, dy), FLD(mia_conv2d_args, wt, nw, IN, w),
                   FLD(mia_conv2d_args, dx, nx, OUT, OUTBUF)};
     CHECK(conv2d_bwd_data, mia_conv2d_args, a, fd, 1e-4);
