@@ -318,6 +318,11 @@ static void test_backend_parity__conv2d(void **state)
     conv_case((conv_shape){2, 32, 15, 15, 32, 5, 5, 2, 2, 2, 2, 2, 2, 32, false, true, true});
     conv_case((conv_shape){2, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true, true, false});
     conv_case((conv_shape){2, 8, 1, 1, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, true, true});
+    /* depthwise 5x5 on 2x2 / 4x4 stride 2 (late EfficientNet stages): oneDNN picks its gemm
+     * fallback for backward-weights, onednn-dw.c runs instead */
+    conv_case((conv_shape){4, 16, 2, 2, 16, 5, 5, 1, 1, 2, 2, 2, 2, 16, true, true, true});
+    conv_case((conv_shape){4, 24, 4, 4, 24, 5, 5, 2, 2, 2, 2, 2, 2, 24, false, true, true});
+    conv_case((conv_shape){4, 16, 2, 2, 16, 5, 5, 1, 1, 2, 2, 2, 2, 16, true, false, false});
 }
 
 /* ---- batch normalisation ------------------------------------------------------------------- */

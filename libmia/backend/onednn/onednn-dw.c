@@ -1,13 +1,13 @@
-/* onednn backend: depthwise convolution backward-weights on plain NCHW, hand-written.
+/* onednn backend: depthwise convolution backward-weights, hand-written.
  *
  * oneDNN 2.6's AVX2 depthwise backward-weights kernel rejects some shapes (small spatial sizes
  * with large padding, stride 2: the late EfficientNet-B0 stages) and falls back to its gemm
  * implementation, which for depthwise runs one tiny GEMM per group: 70-110 ms per call at
  * batch 64, a third of an EfficientNet training step. onednn-conv.c routes exactly those cases
  * (depthwise and oneDNN picked gemm) here. The loops are the ref kernel's, restricted to one
- * channel per group: per weight, f64 accumulation over (n, oy, ox) in the same order, so the
- * results are bit-identical to the ref backend. Channels are independent and run in parallel.
- * Blocked tensors (ops.h) are read in place: a channel's plane is every 8th float. */
+ * channel per group: per weight, f64 accumulation over (n, oy, ox) in the same order, so on plain
+ * tensors the results are bit-identical to the ref backend. Channels are independent and run in
+ * parallel. Blocked tensors (ops.h) are read in place (dw_blocked, or every 8th float). */
 #include "onednn-internal.h"
 
 /* First and one-past-last output index o with 0 <= o * s - p + k < n. */
@@ -37,7 +37,9 @@ bool mia__od_dw_applies(const mia_conv2d_args *a)
 }
 
 /* Both tensors blocked: the 8 channels of a block are the 8 lanes of every loop, innermost and
- * contiguous, so the per-lane f64 sums vectorise and keep the ref kernel's order. */
+ * contiguous. Each image's sums are taken in f32 (8 lanes per vector) and added to f64 totals in
+ * image order: a fixed order, so deterministic at any thread count, within the parity tolerance
+ * of the ref kernel's all-f64 sums (not bit-identical to them). */
 static void dw_blocked(const mia_conv2d_args *a)
 {
     const int64_t C = a->c, H = a->h, W = a->w, OH = a->oh, OW = a->ow, KH = a->kh, KW = a->kw;
@@ -46,35 +48,42 @@ static void dw_blocked(const mia_conv2d_args *a)
 #pragma omp parallel for schedule(static) if (work > 65536)
     for (int64_t cb = 0; cb < CB; cb++) {
         double acc[64][MIA_BLOCK], bacc[MIA_BLOCK];
+        float img[64][MIA_BLOCK], bimg[MIA_BLOCK];
         for (int64_t i = 0; i < KH * KW; i++)
             for (int64_t l = 0; l < B; l++) acc[i][l] = 0.0;
         for (int64_t l = 0; l < B; l++) bacc[l] = 0.0;
         for (int64_t n = 0; n < a->n; n++) {
             const float *xc = a->x + (n * CB + cb) * H * W * B;
             const float *dyc = a->dy + (n * CB + cb) * OH * OW * B;
-            if (a->dw)
+            if (a->dw) {
                 for (int64_t ky = 0; ky < KH; ky++) {
                     int64_t y0, y1;
                     out_range(H, OH, a->sh, a->pt, ky, &y0, &y1);
                     for (int64_t kx = 0; kx < KW; kx++) {
                         int64_t x0, x1;
                         out_range(W, OW, a->sw, a->pl, kx, &x0, &x1);
-                        double *s = acc[ky * KW + kx];
+                        float s[MIA_BLOCK] = {0};
                         for (int64_t oy = y0; oy < y1; oy++) {
                             const float *xr = xc + (oy * a->sh - a->pt + ky) * W * B;
                             const float *dr = dyc + oy * OW * B;
                             for (int64_t ox = x0; ox < x1; ox++) {
                                 const float *xv = xr + (ox * a->sw - a->pl + kx) * B;
                                 const float *dv = dr + ox * B;
-                                for (int64_t l = 0; l < B; l++)
-                                    s[l] += (double)dv[l] * (double)xv[l];
+                                for (int64_t l = 0; l < B; l++) s[l] += dv[l] * xv[l];
                             }
                         }
+                        for (int64_t l = 0; l < B; l++) img[ky * KW + kx][l] = s[l];
                     }
                 }
-            if (a->db)
+                for (int64_t i = 0; i < KH * KW; i++)
+                    for (int64_t l = 0; l < B; l++) acc[i][l] += (double)img[i][l];
+            }
+            if (a->db) {
+                for (int64_t l = 0; l < B; l++) bimg[l] = 0.0f;
                 for (int64_t i = 0; i < OH * OW; i++)
-                    for (int64_t l = 0; l < B; l++) bacc[l] += (double)dyc[i * B + l];
+                    for (int64_t l = 0; l < B; l++) bimg[l] += dyc[i * B + l];
+                for (int64_t l = 0; l < B; l++) bacc[l] += (double)bimg[l];
+            }
         }
         for (int64_t l = 0; l < B; l++) {
             const int64_t c = cb * B + l;
