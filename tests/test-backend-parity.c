@@ -314,6 +314,7 @@ static void test_backend_parity__conv2d(void **state)
     /* blocked activations (ops.h): the ref kernels convert, the others read them in place */
     conv_case((conv_shape){4, 32, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true});
     conv_case((conv_shape){2, 3, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, true});
+    conv_case((conv_shape){4, 3, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, false, true});
     conv_case((conv_shape){2, 16, 8, 8, 24, 1, 1, 2, 2, 0, 0, 0, 0, 1, false, true, false});
     conv_case((conv_shape){2, 32, 15, 15, 32, 5, 5, 2, 2, 2, 2, 2, 2, 32, false, true, true});
     conv_case((conv_shape){2, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, true, true, false});
@@ -392,6 +393,8 @@ static void test_backend_parity__batchnorm(void **state)
     bn_case(3, 7, 9, false);  /* no affine */
     bn_case_b(6, 32, 64, true, true); /* blocked */
     bn_case_b(3, 16, 7, false, true);
+    bn_case_b(4, 64, 1024, true, true); /* ResNet-18 stem */
+    bn_case_b(4, 512, 16, true, true);
 }
 
 /* ---- eltwise ------------------------------------------------------------------------------- */
@@ -466,6 +469,7 @@ static void test_backend_parity__pool2d(void **state)
     pool_case(MIA_POOL_MAX, 2, 8, 9, 11, 3, 3, 2, 2, 1, 1, 1, 1);    /* overlapping */
     pool_case(MIA_POOL_AVG_INCLUDE_PAD, 2, 16, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1);
     pool_case(MIA_POOL_AVG_INCLUDE_PAD, 4, 32, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0); /* global */
+    pool_case(MIA_POOL_AVG_INCLUDE_PAD, 4, 512, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0); /* ResNet-18 head */
     g_pool_blocked = false;
 }
 
