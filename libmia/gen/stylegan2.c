@@ -108,9 +108,11 @@ static mia_status take_fc(sg_fc *fc, const mia_safetensors *st, const char *path
     int64_t sw[2] = {out, in}, sb[1] = {out};
     fc->in = in;
     fc->out = out;
-    snprintf(name, sizeof name, "%s.weight", prefix);
+    if (snprintf(name, sizeof name, "%s.weight", prefix) >= (int)sizeof name)
+        return MIA_ERROR(MIA_ERR_INVALID, "%s: tensor prefix '%s' is too long", path, prefix);
     MIA_TRY(take(&fc->w, st, path, name, 2, sw));
-    snprintf(name, sizeof name, "%s.bias", prefix);
+    if (snprintf(name, sizeof name, "%s.bias", prefix) >= (int)sizeof name)
+        return MIA_ERROR(MIA_ERR_INVALID, "%s: tensor prefix '%s' is too long", path, prefix);
     MIA_TRY(take(&fc->b, st, path, name, 1, sb));
     float wg = lr_mul / sqrtf((float)in);
     for (int64_t k = 0; k < in * out; k++) fc->w[k] *= wg;

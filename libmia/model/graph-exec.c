@@ -34,12 +34,17 @@ static const float *act_of(const mia_graph *g, int id)
 
 static int64_t node_hw(const mia_node *n) { return n->ndim == 3 ? n->shape[1] * n->shape[2] : 1; }
 
-/* Whether the activation of node id is blocked with more than one element per channel plane:
- * only then do its bytes differ from the plain layout. */
 static bool blocked_bytes(const mia_graph *g, int id)
 {
-    const mia_node *n = &g->nodes[id];
-    return n->blk && node_hw(n) > 1;
+    return mia__node_blocked_bytes(&g->nodes[id]);
+}
+
+/* Whether a ReLU node is computed by its input node (relu_train / relu_eval). */
+static bool relu_fused(const mia_graph *g, const mia_node *n, bool training)
+{
+    if (n->op != OP_ACT) return false;
+    const mia_node *p = &g->nodes[n->in[0]];
+    return training ? p->relu_train : p->relu_eval;
 }
 
 /* Ops whose output has the layout of their (first) input. */
@@ -105,25 +110,10 @@ static mia_status new_act(mia_graph *g, const mia_node *n, int64_t batch, mia_te
     return mia_tensor_create(t, g->be, MIA_DTYPE_F32, n->ndim + 1, shape);
 }
 
-/* Whether a backward (or the caller) reads the activation of node j after the forward: its
- * own backward (softmax reads its output), a reader whose backward takes its input (everything
- * but add, flatten and dropout), an in-place ReLU over it, or being the output or one of its
- * inputs. Activations nobody needs, such as the batchnorm before a residual add, are transient:
- * PyTorch frees them after the forward too. */
-static bool kept_for_backward(const mia_graph *g, int j)
+/* Readers whose backward does not read their input's activation. */
+static bool backward_skips_input(node_op op)
 {
-    const mia_node *n = &g->nodes[j];
-    if (j == g->input || j == g->output || n->op == OP_SOFTMAX) return true;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const mia_node *c = &g->nodes[i];
-        if (!c->live) continue;
-        for (int k = 0; k < c->n_in; k++) {
-            if (c->in[k] != j) continue;
-            if (i == g->output) return true;
-            if (c->op != OP_ADD && c->op != OP_FLATTEN && c->op != OP_DROPOUT) return true;
-        }
-    }
-    return false;
+    return op == OP_ADD || op == OP_FLATTEN || op == OP_DROPOUT;
 }
 
 static mia_status alloc_activations(mia_graph *g, int64_t batch)
@@ -131,21 +121,25 @@ static mia_status alloc_activations(mia_graph *g, int64_t batch)
     mia__graph_free_activations(g);
     int *uses = mia__calloc((size_t)g->n_nodes, sizeof *uses);
     if (!uses) return MIA_ERROR(MIA_ERR_NOMEM, "out of memory planning activations");
-    for (int i = 0; i < g->n_nodes; i++) {
-        const mia_node *n = &g->nodes[i];
-        if (!n->live) continue;
-        for (int j = 0; j < n->n_in; j++) uses[n->in[j]]++;
-    }
+    /* An activation is transient when no backward (or caller) reads it after the forward: not
+     * the input or the output, not a softmax (its backward reads its output), and only read by
+     * adds, flattens and dropouts, none of them the output (an in-place ReLU over it reads it).
+     * In ResNets that is the batchnorm before each residual add; PyTorch frees it too. */
     for (int i = 0; i < g->n_nodes; i++) {
         mia_node *n = &g->nodes[i];
-        n->relu_train = n->fused_train = false;
-        n->transient = n->live && !kept_for_backward(g, i);
+        n->relu_train = false;
+        n->transient = n->live && i != g->input && i != g->output && n->op != OP_SOFTMAX;
         n->train_last = -1;
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const mia_node *n = &g->nodes[i];
         if (!n->live) continue;
-        for (int j = 0; j < n->n_in; j++) g->nodes[n->in[j]].train_last = i;
+        for (int j = 0; j < n->n_in; j++) {
+            mia_node *p = &g->nodes[n->in[j]];
+            uses[n->in[j]]++;
+            p->train_last = i;
+            if (i == g->output || !backward_skips_input(n->op)) p->transient = false;
+        }
     }
     for (int i = 0; i < g->n_nodes; i++) {
         mia_node *n = &g->nodes[i];
@@ -162,8 +156,7 @@ static mia_status alloc_activations(mia_graph *g, int64_t batch)
             n->out = g->nodes[p].out;
             n->out_shared = true;
             /* a plain ReLU in place over a conv's output: the conv applies it (post-op) */
-            if (n->act == MIA_ACT_RELU && g->nodes[p].op == OP_CONV)
-                g->nodes[p].relu_train = n->fused_train = true;
+            if (n->act == MIA_ACT_RELU && g->nodes[p].op == OP_CONV) g->nodes[p].relu_train = true;
             continue;
         }
         mia_status s = n->transient ? MIA_OK : new_act(g, n, batch, &n->out);
@@ -386,7 +379,7 @@ static mia_status forward_node(mia_graph *g, int id, bool training, uint64_t see
         return MIA_OK;
     }
     case OP_ACT: {
-        if (training ? n->fused_train : n->fused_eval) return MIA_OK; /* done by its input */
+        if (relu_fused(g, n, training)) return MIA_OK; /* done by its input */
         mia_eltwise_args a = {.act = (mia_act)n->act, .alpha = n->alpha, .count = count, .x = x,
                               .y = y};
         return mia__eltwise_fwd(be, &a);
@@ -661,18 +654,18 @@ static void find_folds(mia_graph *g)
     /* A plain ReLU that is the only reader of a conv (or of a BN with its conv folded) runs as
      * the conv's post-op; the ReLU node becomes a view of that output. Not when the conv output
      * must stay readable (an input of the graph output). */
+    int kin[2] = {-1, -1};
+    const int nk = g->output >= 0 ? eval_inputs(g, &g->nodes[g->output], kin) : 0;
     for (int i = 0; i < g->n_nodes; i++) {
         mia_node *r = &g->nodes[i];
         if (!r->live || r->op != OP_ACT || r->act != MIA_ACT_RELU || i == g->output) continue;
-        int kin[2];
-        const int nk = g->output >= 0 ? eval_inputs(g, &g->nodes[g->output], kin) : 0;
         if ((nk > 0 && kin[0] == i) || (nk > 1 && kin[1] == i)) continue; /* kept readable */
         const int p = r->in[0];
         mia_node *pn = &g->nodes[p];
         if (p == g->input || uses[p] != 1) continue;
         if (!((pn->op == OP_CONV && pn->fold_into < 0) || (pn->op == OP_BN && pn->fold_from >= 0)))
             continue;
-        pn->relu_eval = r->fused_eval = true;
+        pn->relu_eval = true;
     }
     mia__free(uses);
     g->fold_ready = true;
@@ -802,7 +795,7 @@ static mia_status forward_eval(mia_graph *g)
             n->y = F(n->kept);
         } else if (((n->op == OP_FLATTEN || n->op == OP_DROPOUT) && in[0] != g->input &&
                     !blocked_bytes(g, in[0])) ||
-                   n->fused_eval) {
+                   relu_fused(g, n, false)) {
             /* a view: nothing writes pooled data in place (a fused ReLU ran in its input) */
             n->slot = g->nodes[in[0]].slot;
             n->y = g->nodes[in[0]].y;

@@ -62,10 +62,9 @@ typedef struct mia_node {
     int last_use;         /* eval plan: last node reading this activation (INT_MAX: output) */
     int fold_into;        /* conv folded into the following BN in eval forwards, else -1 */
     int fold_from;        /* BN: the conv folded into it in eval forwards, else -1 */
-    bool relu_train;      /* training forwards: conv with the following ReLU fused into it */
-    bool relu_eval;       /* eval forwards: conv or folded BN with the following ReLU fused */
-    bool fused_train;     /* ReLU computed by its input node in training forwards */
-    bool fused_eval;      /* ReLU computed by its input node in eval forwards */
+    bool relu_train;      /* training forwards: conv with its only reader, a ReLU, fused into it
+                             (that ReLU node then computes nothing) */
+    bool relu_eval;       /* eval forwards: the same for a conv or a BN with its conv folded */
     mia_tensor *fold_w, *fold_b, *fold_s; /* BN with fold_from: folded weight, bias, scale */
     bool out_shared;      /* training: out is the input's tensor (in-place ReLU), not owned */
     bool transient;       /* training: no backward reads this activation, so it lives in a
@@ -123,6 +122,13 @@ struct mia_graph {
     mia_tensor *eval_out; /* output of eval forwards */
     bool last_dropout;    /* dropout was active in the last forward */
 };
+
+/* Whether node n's activation is blocked with more than one element per channel plane: only
+ * then do its bytes differ from the plain layout (ops.h). */
+static inline bool mia__node_blocked_bytes(const mia_node *n)
+{
+    return n->blk && n->ndim == 3 && n->shape[1] * n->shape[2] > 1;
+}
 
 /* Shape-only graph: builders record shapes and parameter names but allocate no tensors. */
 MIA_PRIVATE mia_status mia__graph_create_dry(mia_graph **out);

@@ -639,7 +639,7 @@ const mia_tensor *mia_graph_node_value(const mia_graph *g, int node)
     if (!g || node < 0 || node >= g->n_nodes || !g->nodes[node].live) return NULL;
     if (g->nodes[node].op == OP_INPUT) return g->x;
     const mia_node *n = &g->nodes[node];
-    if (n->blk && n->ndim == 3 && n->shape[1] * n->shape[2] > 1) return NULL; /* backend layout */
+    if (mia__node_blocked_bytes(n)) return NULL; /* the backend's layout */
     if (!g->planned_eval && n->transient) return NULL; /* its buffer was reused */
     if (g->planned_eval)
         return node == g->output                          ? g->eval_out

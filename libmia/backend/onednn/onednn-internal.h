@@ -74,7 +74,7 @@ typedef struct od_entry {
 typedef struct od_ctx {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
-    dnnl_primitive_attr_t attr; /* scratchpad_mode user: scratchpads live in the entries */
+    dnnl_primitive_attr_t attr; /* scratchpad_mode user: scratchpads live in the arena scr */
     od_entry **bucket;
     size_t nbucket, count;
     void *tmp, *scr; /* arenas for temporary reorder buffers and scratchpads (64-byte aligned) */

@@ -733,14 +733,9 @@ static mia_status build_relayout(od_ctx *c, od_entry *e, const void *args)
     MIA_TRY(mia__od_md(&plain, 4, d, dnnl_nchw));
     MIA_TRY(mia__od_md(&blk, 4, d, dnnl_nChw8c));
     const dnnl_memory_desc_t *from = a->to_blocked ? &plain : &blk, *to = a->to_blocked ? &blk : &plain;
+    /* oneDNN reorders between any two plain / blocked layouts (as in mia__od_user) */
     dnnl_primitive_desc_t pd;
-    dnnl_status_t ds = dnnl_reorder_primitive_desc_create(&pd, from, c->engine, to, c->engine,
-                                                          c->attr);
-    if (ds == dnnl_unimplemented) {
-        e->fallback = true;
-        return MIA_OK;
-    }
-    if (ds != dnnl_success) return mia__od_fail(ds, "relayout reorder descriptor");
+    OD_CHECK(dnnl_reorder_primitive_desc_create(&pd, from, c->engine, to, c->engine, c->attr));
     int st;
     mia_status s = mia__od_stage(c, e, pd, &st);
     if (s == MIA_OK) s = mia__od_user(c, e, st, pd, DNNL_ARG_FROM, 0, false, from);
@@ -756,7 +751,6 @@ mia_status mia__od_relayout(mia_backend *be, const mia_relayout_args *a)
     OD_KEY(&k, K_RELAYOUT, a->n, a->c, a->hw, a->to_blocked);
     od_entry *e;
     MIA_TRY(mia__od_get(be, &k, build_relayout, a, &e));
-    if (e->fallback) return mia__ref_relayout(be, a);
     void *p[2] = {(void *)a->x, a->y};
     return mia__od_run(be->ctx, e, p);
 }

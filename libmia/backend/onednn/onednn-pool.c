@@ -74,25 +74,32 @@ static inline int64_t plane_argmax(const mia_pool2d_args *a, const float *xp, in
     return best;
 }
 
-/* One output row of the 2x2/2 backward, branch-free (the argmax of random data is
- * unpredictable): each dx element is either 0 + g or +0, selected with integer masks. */
+/* One 2x2 window of the backward, branch-free (the argmax of random data is unpredictable):
+ * inputs q0[0], q0[sp] (top row) and q1[0], q1[sp]; each dx element is either 0 + g or +0,
+ * selected with integer masks. sp is the element stride: 1 plain, 8 blocked. */
+static inline void bwd_window_2x2(const float *restrict q0, const float *restrict q1, int64_t sp,
+                                  float dy, float *restrict e0, float *restrict e1)
+{
+    const uint32_t g = fbits(0.0f + dy);
+    const float v0 = q0[0], v1 = q0[sp], v2 = q1[0], v3 = q1[sp];
+    const uint32_t t1 = 0u - (uint32_t)takes(v1, v0);
+    const float m1 = bitsf((fbits(v1) & t1) | (fbits(v0) & ~t1));
+    const uint32_t t2 = 0u - (uint32_t)takes(v2, m1);
+    const float m2 = bitsf((fbits(v2) & t2) | (fbits(m1) & ~t2));
+    const uint32_t t3 = 0u - (uint32_t)takes(v3, m2);
+    e1[sp] = bitsf(g & t3);
+    e1[0] = bitsf(g & t2 & ~t3);
+    e0[sp] = bitsf(g & t1 & ~t2 & ~t3);
+    e0[0] = bitsf(g & ~t1 & ~t2 & ~t3);
+}
+
+/* One output row of the 2x2/2 backward on a plain plane. */
 static void bwd_row_2x2(const float *restrict r0, const float *restrict r1,
                         const float *restrict dy, float *restrict d0, float *restrict d1,
                         int64_t ow)
 {
-    for (int64_t ox = 0; ox < ow; ox++) {
-        const uint32_t g = fbits(0.0f + dy[ox]);
-        const float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
-        const uint32_t t1 = 0u - (uint32_t)takes(v1, v0);
-        const float m1 = bitsf((fbits(v1) & t1) | (fbits(v0) & ~t1));
-        const uint32_t t2 = 0u - (uint32_t)takes(v2, m1);
-        const float m2 = bitsf((fbits(v2) & t2) | (fbits(m1) & ~t2));
-        const uint32_t t3 = 0u - (uint32_t)takes(v3, m2);
-        d1[2 * ox + 1] = bitsf(g & t3);
-        d1[2 * ox] = bitsf(g & t2 & ~t3);
-        d0[2 * ox + 1] = bitsf(g & t1 & ~t2 & ~t3);
-        d0[2 * ox] = bitsf(g & ~t1 & ~t2 & ~t3);
-    }
+    for (int64_t ox = 0; ox < ow; ox++)
+        bwd_window_2x2(r0 + 2 * ox, r1 + 2 * ox, 1, dy[ox], d0 + 2 * ox, d1 + 2 * ox);
 }
 
 static bool is_2x2(const mia_pool2d_args *a)
@@ -128,20 +135,8 @@ static void plane_bwd_2x2_blocked(const mia_pool2d_args *a, const float *restric
         for (int64_t ox = 0; ox < ow; ox++) {
             const float *g = dyp + (oy * ow + ox) * B;
             const int64_t o0 = r0 + 2 * ox * B, o1 = r1 + 2 * ox * B;
-            for (int64_t l = 0; l < B; l++) { /* as bwd_row_2x2, per lane */
-                const uint32_t gb = fbits(0.0f + g[l]);
-                const float v0 = xp[o0 + l], v1 = xp[o0 + B + l], v2 = xp[o1 + l],
-                            v3 = xp[o1 + B + l];
-                const uint32_t t1 = 0u - (uint32_t)takes(v1, v0);
-                const float m1 = bitsf((fbits(v1) & t1) | (fbits(v0) & ~t1));
-                const uint32_t t2 = 0u - (uint32_t)takes(v2, m1);
-                const float m2 = bitsf((fbits(v2) & t2) | (fbits(m1) & ~t2));
-                const uint32_t t3 = 0u - (uint32_t)takes(v3, m2);
-                dxp[o1 + B + l] = bitsf(gb & t3);
-                dxp[o1 + l] = bitsf(gb & t2 & ~t3);
-                dxp[o0 + B + l] = bitsf(gb & t1 & ~t2 & ~t3);
-                dxp[o0 + l] = bitsf(gb & ~t1 & ~t2 & ~t3);
-            }
+            for (int64_t l = 0; l < B; l++) /* per lane, as bwd_row_2x2 */
+                bwd_window_2x2(xp + o0 + l, xp + o1 + l, B, g[l], dxp + o0 + l, dxp + o1 + l);
         }
     }
 }
