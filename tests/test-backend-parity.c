@@ -324,6 +324,14 @@ static void test_backend_parity__conv2d(void **state)
     conv_case((conv_shape){4, 16, 2, 2, 16, 5, 5, 1, 1, 2, 2, 2, 2, 16, true, true, true});
     conv_case((conv_shape){4, 24, 4, 4, 24, 5, 5, 2, 2, 2, 2, 2, 2, 24, false, true, true});
     conv_case((conv_shape){4, 16, 2, 2, 16, 5, 5, 1, 1, 2, 2, 2, 2, 16, true, false, false});
+    /* 3x3 stride 1 on blocked tensors run as Winograd F(2x2, 3x3) on onednn (onednn-wino.c):
+     * odd output sizes (half tiles), asymmetric and 0 / 2 padding, 64 channels in several
+     * image chunks (4 forward, 2 backward-weights), and the R18 4x4 512-channel stage */
+    conv_case((conv_shape){3, 16, 7, 9, 24, 3, 3, 1, 1, 0, 2, 2, 0, 1, true, true, true});
+    conv_case((conv_shape){2, 16, 5, 6, 16, 3, 3, 1, 1, 2, 2, 2, 2, 1, true, true, true});
+    conv_case((conv_shape){2, 24, 6, 5, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, false, true, true});
+    conv_case((conv_shape){16, 64, 24, 24, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, true, true});
+    conv_case((conv_shape){4, 512, 4, 4, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, false, true, true});
 }
 
 /* ---- batch normalisation ------------------------------------------------------------------- */
@@ -450,6 +458,28 @@ static void pool_case(mia_pool_kind kind, int64_t n, int64_t c, int64_t h, int64
     CHECK(pool2d_fwd, T, a, ff, 1e-6);
     field fb[] = {FLD(T, x, nx, IN, x), FLD(T, dy, ny, IN, dy), FLD(T, dx, nx, OUT, OUTBUF)};
     CHECK(pool2d_bwd, T, a, fb, 1e-6);
+    if (kind == MIA_POOL_MAX) {
+        /* relu_mask: x is a ReLU's output (windows of zeros exercise the tie rule) */
+        float *xr = host_alloc((size_t)nx * sizeof(float));
+        for (int64_t i = 0; i < nx; i++) xr[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        a.relu_mask = true;
+        field fr[] = {FLD(T, x, nx, IN, xr), FLD(T, dy, ny, IN, dy), FLD(T, dx, nx, OUT, OUTBUF)};
+        check("pool2d_bwd(relu_mask)", call_pool2d_bwd, &a, sizeof a, fr, 3, 1e-6);
+        /* and on ref it is, bit for bit, the pooling backward followed by the ReLU backward */
+        float *fused = host_alloc((size_t)nx * sizeof(float));
+        float *split = host_alloc((size_t)nx * sizeof(float));
+        T r = a;
+        r.x = xr;
+        r.dy = dy;
+        r.dx = fused;
+        assert_int_equal(mia__pool2d_bwd(g_ref, &r), MIA_OK);
+        r.relu_mask = false;
+        r.dx = split;
+        assert_int_equal(mia__pool2d_bwd(g_ref, &r), MIA_OK);
+        mia_eltwise_args e = {.act = MIA_ACT_RELU, .count = nx, .x = xr, .dy = split, .dx = split};
+        assert_int_equal(mia__eltwise_bwd(g_ref, &e), MIA_OK);
+        assert_memory_equal(fused, split, (size_t)nx * sizeof(float));
+    }
     host_free_all();
 }
 

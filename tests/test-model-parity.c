@@ -12,8 +12,13 @@
  * value as PyTorch. Gradients get a wider bound, KINK_TOL, when the fixture counts ReLU inputs
  * within 1e-5 * rms of zero (kinks.count): float32 cannot decide their sign, and one unit on
  * the other side of its kink moves every gradient upstream by a few 1e-3 (seen: ResNet-18 at
- * 32x32, batch 4, with batchnorm reductions in another order than PyTorch's). Logits and BN
- * buffers keep 1e-4 (the forward is continuous at a kink). num_batches_tracked must match exactly. The unit suite uses the committed small fixture
+ * 32x32, batch 4, with batchnorm reductions in another order than PyTorch's). On tensors where
+ * fp32 PyTorch itself is that far off (its own rounding flips some of those units), the bound is
+ * KINK_MULT times PyTorch's error if that is larger: a different but equally accurate summation
+ * order (oneDNN's blocked reductions, Winograd convolutions) flips a different subset, and with
+ * many kinks (ResNet-50 at batch 2: 175) the subsets differ by more units (seen: 2.7e-2 on
+ * layer4.1.bn1.bias, where PyTorch fp32 is 6.4e-3 off). Logits and BN buffers keep 1e-4 (the
+ * forward is continuous at a kink). num_batches_tracked must match exactly. The unit suite uses the committed small fixture
  * (tests/data/model-parity: salem_cnn, 1x16x16, batch 4); the slow suite
  * (test-model-parity-slow.c defines MIA_PARITY_SLOW) generates every architecture at its real
  * input size at test time. Each fixture runs on the ref backend and on onednn when built. */
@@ -38,6 +43,7 @@
 
 #define TOL 1e-4
 #define KINK_TOL 2e-2
+#define KINK_MULT 8.0
 
 typedef struct fixture {
     const char *arch;
@@ -79,19 +85,20 @@ static int64_t g_kinks; /* ReLU inputs of the fixture within fp32 rounding of 0 
 static void check_st(const mia_safetensors *st, const char *what, const char *be,
                      const float *got, const float *want, int64_t n, double *worst)
 {
-    double e = rel_l2(got, want, n), tol = TOL;
+    double e = rel_l2(got, want, n), tol = TOL, pt = 0.0;
     char key[300];
     snprintf(key, sizeof key, "pt32err.%s", what);
     int64_t k = mia_safetensors_find(st, key);
     if (k >= 0) {
-        double pt = *(const float *)mia_safetensors_data(st, (size_t)k);
+        pt = *(const float *)mia_safetensors_data(st, (size_t)k);
         if (4.0 * pt > tol) {
             tol = 4.0 * pt;
             g_relaxed++;
         }
     }
-    if (g_kinks > 0 && strncmp(what, "grad.", 5) == 0 && e > tol && e <= KINK_TOL) {
-        tol = KINK_TOL;
+    const double kink_tol = KINK_MULT * pt > KINK_TOL ? KINK_MULT * pt : KINK_TOL;
+    if (g_kinks > 0 && strncmp(what, "grad.", 5) == 0 && e > tol && e <= kink_tol) {
+        tol = kink_tol;
         g_relaxed++;
     }
     if (e > *worst && tol == TOL) *worst = e;
@@ -202,9 +209,10 @@ static void run_parity(const char *dir, const fixture *f, const char *be_name)
     assert_true(n_checked > 0);
     print_message("%-22s %-6s N=%lld %dx%dx%d: worst rel-L2 logits %.2e, grads %.2e, "
                   "BN buffers %.2e (%zu tensors; %d ill-conditioned ones held to 4x PyTorch fp32 "
-                  "or, with %lld ReLU inputs at their kink, gradients to %.0e instead)\n",
+                  "or, with %lld ReLU inputs at their kink, gradients to max(%.0e, %.0fx PyTorch fp32) "
+                  "instead)\n",
                   f->arch, be_name, (long long)N, f->channels, f->size, f->size, w_logit, w_grad,
-                  w_buf, n_checked, g_relaxed, (long long)g_kinks, KINK_TOL);
+                  w_buf, n_checked, g_relaxed, (long long)g_kinks, KINK_TOL, KINK_MULT);
     mia_tensor_free(x);
     mia_tensor_free(dl);
     mia_safetensors_free(st);

@@ -254,6 +254,8 @@ static mia_status check_pool(const mia_pool2d_args *a)
 static mia_status check_pool_b(mia_backend *be, const mia_pool2d_args *a)
 {
     MIA_TRY(check_pool(a));
+    MIA_CHECK_ARG(!a->relu_mask || a->kind == MIA_POOL_MAX,
+                  "pool2d: relu_mask needs max pooling");
     return check_blocked(be, a->blocked, a->c, "pool2d");
 }
 

@@ -110,10 +110,13 @@ typedef enum mia_pool_kind {
 
 /* 2-D pooling. Padding counts as -inf for max. Max ties go to the first element in row-major
  * window order (PyTorch). bwd: x, dy -> dx (max recomputes the argmax from x).
- * blocked: x, y, dx, dy are blocked (c % 8 == 0). */
+ * blocked: x, y, dx, dy are blocked (c % 8 == 0).
+ * relu_mask (max bwd only): x is a ReLU's output and dx is that ReLU's input gradient: the
+ * pooling dx, then dx = x > 0 ? dx : 0 (the ref eltwise ReLU backward, fused). */
 typedef struct mia_pool2d_args {
     mia_pool_kind kind;
     bool blocked;
+    bool relu_mask;
     int64_t n, c, h, w, oh, ow;
     int64_t kh, kw, sh, sw;
     int64_t pt, pl, pb, pr;

@@ -65,8 +65,11 @@ typedef struct mia_node {
     bool relu_train;      /* training forwards: conv with its only reader, a ReLU, fused into it
                              (that ReLU node then computes nothing) */
     bool relu_eval;       /* eval forwards: the same for a conv or a BN with its conv folded */
-    mia_tensor *fold_w, *fold_b, *fold_s; /* BN with fold_from: folded weight, bias, scale */
+    mia_tensor *fold_b, *fold_s; /* BN with fold_from: folded bias, scale (weight: g->fold_w) */
     bool out_shared;      /* training: out is the input's tensor (in-place ReLU), not owned */
+    bool relu_bwd;        /* training: max pool whose input is an in-place ReLU read by it
+                             alone; its backward also runs that ReLU's (relu_mask), writing
+                             the gradient of the ReLU's input, and the ReLU node's is skipped */
     bool transient;       /* training: no backward reads this activation, so it lives in a
                              pooled buffer only until its last reader ran (out stays NULL) */
     int train_last;       /* training: last node reading this activation, -1 none */
@@ -109,6 +112,9 @@ struct mia_graph {
     const mia_tensor *x;  /* input of the last forward (borrowed) */
     mia_tensor *scratch;  /* gradient accumulation scratch, max activation size */
     int64_t scratch_numel;
+    mia_tensor *fold_w;   /* eval: folded weight of the conv+BN about to run, shared by all
+                             folds (refold), grown to the largest folded conv weight */
+    int64_t fold_w_numel;
     uint64_t last_seed;   /* dropout seed of the last forward */
     bool nbt_dirty;       /* host num_batches_tracked mirrors newer than the tensors */
     bool nbt_stale;       /* tensors may have been written by the user: re-read before use */

@@ -44,19 +44,21 @@ static void free_activations(mia_graph *g)
         mia_tensor_free(n->grad);
         mia_tensor_free(n->save_mean);
         mia_tensor_free(n->save_var);
-        mia_tensor_free(n->fold_w);
         mia_tensor_free(n->fold_b);
         mia_tensor_free(n->fold_s);
         mia_tensor_free(n->kept);
         n->kept = NULL;
         n->out = n->grad = n->save_mean = n->save_var = NULL;
-        n->fold_w = n->fold_b = n->fold_s = NULL;
+        n->fold_b = n->fold_s = NULL;
         n->y = n->dy = NULL;
     }
     mia__graph_free_pools(g);
     mia_tensor_free(g->scratch);
     g->scratch = NULL;
     g->scratch_numel = 0;
+    mia_tensor_free(g->fold_w);
+    g->fold_w = NULL;
+    g->fold_w_numel = 0;
     g->batch = 0;
     g->train_state = false;
     g->x = NULL;

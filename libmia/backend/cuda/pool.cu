@@ -57,7 +57,7 @@ static __global__ void pool_bwd_kernel(mia_pool2d_args a)
                     acc += (float)((double)dyp[oy * a.ow + ox] / (double)mia_cu_pool_div(a, oy, ox));
                 }
             }
-        a.dx[idx] = acc;
+        a.dx[idx] = a.relu_mask && !(plane[self] > 0.0f) ? 0.0f : acc; /* fused ReLU bwd */
     }
 }
 

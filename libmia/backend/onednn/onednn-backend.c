@@ -249,8 +249,7 @@ static mia_status exec1(od_ctx *c, dnnl_primitive_t p, dnnl_memory_t scratch, in
     return MIA_OK;
 }
 
-/* Make arena *p at least need bytes (contents are not kept). */
-static mia_status arena_fit(void **p, size_t *cap, size_t need)
+mia_status mia__od_arena_fit(void **p, size_t *cap, size_t need)
 {
     if (need <= *cap) return MIA_OK;
     mia__free(*p);
@@ -263,8 +262,8 @@ static mia_status arena_fit(void **p, size_t *cap, size_t need)
 
 mia_status mia__od_run(od_ctx *c, od_entry *e, void *const *ptr)
 {
-    MIA_TRY(arena_fit(&c->tmp, &c->tmp_cap, e->tmp_size));
-    MIA_TRY(arena_fit(&c->scr, &c->scr_cap, e->scr_size));
+    MIA_TRY(mia__od_arena_fit(&c->tmp, &c->tmp_cap, e->tmp_size));
+    MIA_TRY(mia__od_arena_fit(&c->scr, &c->scr_cap, e->scr_size));
     for (int s = 0; s < e->nst; s++) {
         od_stage *st = &e->st[s];
         dnnl_exec_arg_t args[OD_MAX_SLOTS + 1];
@@ -314,6 +313,7 @@ static void od_fini(mia_backend *be)
     mia__free(c->bucket);
     mia__free(c->tmp);
     mia__free(c->scr);
+    mia__free(c->wino);
     if (c->attr) dnnl_primitive_attr_destroy(c->attr);
     if (c->stream) dnnl_stream_destroy(c->stream);
     if (c->engine) dnnl_engine_destroy(c->engine);

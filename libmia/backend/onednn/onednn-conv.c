@@ -2,8 +2,9 @@
  * format_tag any for src/weights/dst so oneDNN picks its fastest (blocked) layout; caller
  * buffers in another layout (plain NCHW, OIHW / GOIHW weights) are reordered into and out of
  * cached buffers inside the op. Activations the graph keeps blocked (nChw8c, ops.h) are what the
- * AVX2 kernels want, so for them no reorder runs. Algorithm: direct (no Winograd: its error is
- * larger). */
+ * AVX2 kernels want, so for them no reorder runs. Algorithm: direct, except 3x3 stride-1 convs on
+ * blocked activations, which run as Winograd F(2x2, 3x3) (onednn-wino.c: oneDNN has Winograd
+ * only for AVX-512). */
 #include <string.h>
 
 #include "onednn-internal.h"
@@ -204,6 +205,7 @@ static mia_status conv_run(mia_backend *be, int kind, const mia_conv2d_args *a, 
 
 mia_status mia__od_conv2d_fwd(mia_backend *be, const mia_conv2d_args *a)
 {
+    if (mia__od_wino_applies(a)) return mia__od_wino_fwd(be, a);
     od_entry *e;
     MIA_TRY(conv_run(be, CONV_FWD, a, a->b != NULL, build_fwd, &e));
     if (e->fallback) return mia__ref_conv2d_fwd(be, a);
@@ -213,6 +215,7 @@ mia_status mia__od_conv2d_fwd(mia_backend *be, const mia_conv2d_args *a)
 
 mia_status mia__od_conv2d_bwd_data(mia_backend *be, const mia_conv2d_args *a)
 {
+    if (mia__od_wino_applies(a)) return mia__od_wino_bwd_data(be, a);
     od_entry *e;
     MIA_TRY(conv_run(be, CONV_BWD_DATA, a, false, build_bwd_data, &e));
     if (e->fallback) return mia__ref_conv2d_bwd_data(be, a);
@@ -222,6 +225,7 @@ mia_status mia__od_conv2d_bwd_data(mia_backend *be, const mia_conv2d_args *a)
 
 mia_status mia__od_conv2d_bwd_weights(mia_backend *be, const mia_conv2d_args *a)
 {
+    if (mia__od_wino_applies(a)) return mia__od_wino_bwd_weights(be, a);
     od_entry *e;
     MIA_TRY(conv_run(be, CONV_BWD_WEIGHTS, a, a->db != NULL, build_bwd_weights, &e));
     if (e->fallback) return mia__ref_conv2d_bwd_weights(be, a);

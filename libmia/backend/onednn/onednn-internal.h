@@ -79,6 +79,8 @@ typedef struct od_ctx {
     size_t nbucket, count;
     void *tmp, *scr; /* arenas for temporary reorder buffers and scratchpads (64-byte aligned) */
     size_t tmp_cap, scr_cap;
+    void *wino; /* arena of the Winograd convolutions' transformed tiles and weights */
+    size_t wino_cap;
 } od_ctx;
 
 /* Error translation: record MIA_ERR_DEVICE with dnnl_status2str text. */
@@ -136,6 +138,10 @@ MIA_PRIVATE mia_status mia__od_internal(od_ctx *ctx, od_entry *e, int stage,
 /* A slot that passes memory owned by an earlier slot. */
 MIA_PRIVATE mia_status mia__od_borrow(od_entry *e, int stage, int arg, dnnl_memory_t mem);
 
+/* Make arena *p at least need bytes, 64-byte aligned (contents are not kept). MIA_ERR_NOMEM
+ * leaves it empty. */
+MIA_PRIVATE mia_status mia__od_arena_fit(void **p, size_t *cap, size_t need);
+
 /* Run every stage of e with the caller pointers ptr[user_idx]. */
 MIA_PRIVATE mia_status mia__od_run(od_ctx *ctx, od_entry *e, void *const *ptr);
 
@@ -151,6 +157,13 @@ MIA_PRIVATE mia_status mia__od_maxpool_bwd(mia_backend *be, const mia_pool2d_arg
  * used where oneDNN's choice is its gemm fallback. */
 MIA_PRIVATE bool mia__od_dw_applies(const mia_conv2d_args *a);
 MIA_PRIVATE mia_status mia__od_dw_bwd_weights(mia_backend *be, const mia_conv2d_args *a);
+
+/* 3x3 stride-1 convs on blocked activations as Winograd F(2x2, 3x3) (onednn-wino.c); used by
+ * onednn-conv.c wherever mia__od_wino_applies. */
+MIA_PRIVATE bool mia__od_wino_applies(const mia_conv2d_args *a);
+MIA_PRIVATE mia_status mia__od_wino_fwd(mia_backend *be, const mia_conv2d_args *a);
+MIA_PRIVATE mia_status mia__od_wino_bwd_data(mia_backend *be, const mia_conv2d_args *a);
+MIA_PRIVATE mia_status mia__od_wino_bwd_weights(mia_backend *be, const mia_conv2d_args *a);
 
 /* Ops implemented in onednn-conv.c and onednn-ops.c. */
 #define OD_DECL_(name, args) MIA_PRIVATE mia_status mia__od_##name(mia_backend *be, const args *a);

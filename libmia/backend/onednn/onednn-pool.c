@@ -76,17 +76,22 @@ static inline int64_t plane_argmax(const mia_pool2d_args *a, const float *xp, in
 
 /* One 2x2 window of the backward, branch-free (the argmax of random data is unpredictable):
  * inputs q0[0], q0[sp] (top row) and q1[0], q1[sp]; each dx element is either 0 + g or +0,
- * selected with integer masks. sp is the element stride: 1 plain, 8 blocked. */
+ * selected with integer masks. sp is the element stride: 1 plain, 8 blocked. relu: the fused
+ * ReLU backward (ops.h relu_mask): g only reaches a maximum > 0, the other three are 0 anyway. */
 static inline void bwd_window_2x2(const float *restrict q0, const float *restrict q1, int64_t sp,
-                                  float dy, float *restrict e0, float *restrict e1)
+                                  float dy, bool relu, float *restrict e0, float *restrict e1)
 {
-    const uint32_t g = fbits(0.0f + dy);
     const float v0 = q0[0], v1 = q0[sp], v2 = q1[0], v3 = q1[sp];
     const uint32_t t1 = 0u - (uint32_t)takes(v1, v0);
     const float m1 = bitsf((fbits(v1) & t1) | (fbits(v0) & ~t1));
     const uint32_t t2 = 0u - (uint32_t)takes(v2, m1);
     const float m2 = bitsf((fbits(v2) & t2) | (fbits(m1) & ~t2));
     const uint32_t t3 = 0u - (uint32_t)takes(v3, m2);
+    uint32_t g = fbits(0.0f + dy);
+    if (relu) {
+        const float m3 = bitsf((fbits(v3) & t3) | (fbits(m2) & ~t3));
+        g &= 0u - (uint32_t)(m3 > 0.0f);
+    }
     e1[sp] = bitsf(g & t3);
     e1[0] = bitsf(g & t2 & ~t3);
     e0[sp] = bitsf(g & t1 & ~t2 & ~t3);
@@ -95,11 +100,18 @@ static inline void bwd_window_2x2(const float *restrict q0, const float *restric
 
 /* One output row of the 2x2/2 backward on a plain plane. */
 static void bwd_row_2x2(const float *restrict r0, const float *restrict r1,
-                        const float *restrict dy, float *restrict d0, float *restrict d1,
-                        int64_t ow)
+                        const float *restrict dy, bool relu, float *restrict d0,
+                        float *restrict d1, int64_t ow)
 {
     for (int64_t ox = 0; ox < ow; ox++)
-        bwd_window_2x2(r0 + 2 * ox, r1 + 2 * ox, 1, dy[ox], d0 + 2 * ox, d1 + 2 * ox);
+        bwd_window_2x2(r0 + 2 * ox, r1 + 2 * ox, 1, dy[ox], relu, d0 + 2 * ox, d1 + 2 * ox);
+}
+
+/* The fused ReLU backward of the general (overlapping / padded) case, after the window sums. */
+static void relu_mask_plane(const float *restrict xp, float *restrict dxp, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        if (!(xp[i] > 0.0f)) dxp[i] = 0.0f;
 }
 
 static bool is_2x2(const mia_pool2d_args *a)
@@ -136,7 +148,8 @@ static void plane_bwd_2x2_blocked(const mia_pool2d_args *a, const float *restric
             const float *g = dyp + (oy * ow + ox) * B;
             const int64_t o0 = r0 + 2 * ox * B, o1 = r1 + 2 * ox * B;
             for (int64_t l = 0; l < B; l++) /* per lane, as bwd_row_2x2 */
-                bwd_window_2x2(xp + o0 + l, xp + o1 + l, B, g[l], dxp + o0 + l, dxp + o1 + l);
+                bwd_window_2x2(xp + o0 + l, xp + o1 + l, B, g[l], a->relu_mask, dxp + o0 + l,
+                               dxp + o1 + l);
         }
     }
 }
@@ -182,6 +195,7 @@ static void bwd_blocked(const mia_pool2d_args *a, bool fast)
                     const int64_t k = plane_argmax(a, xp + l, B, oy, ox);
                     if (k >= 0) dxp[k * B + l] += dyp[(oy * a->ow + ox) * B + l];
                 }
+        if (a->relu_mask) relu_mask_plane(xp, dxp, in * B);
     }
 }
 
@@ -231,7 +245,7 @@ mia_status mia__od_maxpool_bwd(mia_backend *be, const mia_pool2d_args *a)
             const int64_t w = a->w, ow = a->ow;
             if (a->h % 2 || w % 2) memset(dxp, 0, (size_t)in * sizeof *dxp);
             for (int64_t oy = 0; oy < a->oh; oy++)
-                bwd_row_2x2(xp + 2 * oy * w, xp + (2 * oy + 1) * w, dyp + oy * ow,
+                bwd_row_2x2(xp + 2 * oy * w, xp + (2 * oy + 1) * w, dyp + oy * ow, a->relu_mask,
                             dxp + 2 * oy * w, dxp + (2 * oy + 1) * w, ow);
             continue;
         }
@@ -242,6 +256,7 @@ mia_status mia__od_maxpool_bwd(mia_backend *be, const mia_pool2d_args *a)
                 const int64_t k = plane_argmax(a, xp, 1, oy, ox);
                 if (k >= 0) dxp[k] += dyp[oy * a->ow + ox];
             }
+        if (a->relu_mask) relu_mask_plane(xp, dxp, in);
     }
     return MIA_OK;
 }

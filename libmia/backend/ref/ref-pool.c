@@ -99,6 +99,9 @@ mia_status mia__ref_pool2d_bwd(mia_backend *be, const mia_pool2d_args *a)
                         for (int64_t x = w.x0; x < w.x1; x++) dxp[y * a->w + x] += gd;
                 }
             }
+        if (a->relu_mask) /* the ReLU backward (ref-eltwise.c): x > 0 ? dx : 0 */
+            for (int64_t i = 0; i < a->h * a->w; i++)
+                if (!(xp[i] > 0)) dxp[i] = 0.0f;
     }
     return MIA_OK;
 }
