@@ -122,6 +122,31 @@ static bool is_2x2(const mia_pool2d_args *a)
 
 /* Blocked tensors: planes are (n, channel block) of hw x 8 floats; the 8 lanes are 8 channels,
  * innermost, each computed exactly as a plain plane. */
+#if defined(__GNUC__)
+/* Four lanes of a blocked element as one GCC vector (an SSE register, x86-64's baseline; a
+ * blocked element is two of them): comparisons give lane masks (-1 / 0), so the selects below
+ * are branch-free bit operations on whole vectors, the same ones the scalar kernels above do
+ * per element. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+#define V4 4 /* lanes per vector */
+
+static inline v4f ld4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void st4(float *p, v4i bits) { memcpy(p, &bits, sizeof bits); }
+
+/* Select v where mask k is set, else m. */
+static inline v4f sel4(v4i k, v4f v, v4f m) { return (v4f)(((v4i)v & k) | ((v4i)m & ~k)); }
+
+/* takes(v, best) per lane, as a mask. */
+static inline v4i takes4(v4f v, v4f best) { return (v > best) | (v != v); }
+#endif
+
 static void plane_fwd_2x2_blocked(const mia_pool2d_args *a, const float *restrict xp,
                                   float *restrict yp)
 {
@@ -132,14 +157,25 @@ static void plane_fwd_2x2_blocked(const mia_pool2d_args *a, const float *restric
         for (int64_t ox = 0; ox < ow; ox++) {
             const float *q0 = r0 + 2 * ox * B, *q1 = r1 + 2 * ox * B;
             float *yo = yr + ox * B;
+#if defined(__GNUC__)
+            for (int64_t h = 0; h < B; h += V4) {
+                const v4f v0 = ld4(q0 + h), v1 = ld4(q0 + B + h), v2 = ld4(q1 + h),
+                          v3 = ld4(q1 + B + h);
+                const v4f m1 = sel4(takes4(v1, v0), v1, v0);
+                const v4f m2 = sel4(takes4(v2, m1), v2, m1);
+                st4(yo + h, (v4i)sel4(takes4(v3, m2), v3, m2));
+            }
+#else
             for (int64_t l = 0; l < B; l++)
                 yo[l] = pick(pick(pick(q0[l], q0[B + l]), q1[l]), q1[B + l]);
+#endif
         }
     }
 }
 
-static void plane_bwd_2x2_blocked(const mia_pool2d_args *a, const float *restrict xp,
-                                  const float *restrict dyp, float *restrict dxp)
+/* The 2x2/2 backward on a blocked plane, the 8 lanes of a window at once (bwd_window_2x2). */
+static inline void bwd_2x2_blocked(const mia_pool2d_args *a, const float *restrict xp,
+                                   const float *restrict dyp, float *restrict dxp, bool relu)
 {
     const int64_t B = MIA_BLOCK, w = a->w, ow = a->ow;
     for (int64_t oy = 0; oy < a->oh; oy++) {
@@ -147,11 +183,40 @@ static void plane_bwd_2x2_blocked(const mia_pool2d_args *a, const float *restric
         for (int64_t ox = 0; ox < ow; ox++) {
             const float *g = dyp + (oy * ow + ox) * B;
             const int64_t o0 = r0 + 2 * ox * B, o1 = r1 + 2 * ox * B;
-            for (int64_t l = 0; l < B; l++) /* per lane, as bwd_row_2x2 */
-                bwd_window_2x2(xp + o0 + l, xp + o1 + l, B, g[l], a->relu_mask, dxp + o0 + l,
+#if defined(__GNUC__)
+            for (int64_t h = 0; h < B; h += V4) {
+                const int64_t p0 = o0 + h, p1 = o1 + h;
+                const v4f v0 = ld4(xp + p0), v1 = ld4(xp + p0 + B), v2 = ld4(xp + p1),
+                          v3 = ld4(xp + p1 + B);
+                const v4i t1 = takes4(v1, v0);
+                const v4f m1 = sel4(t1, v1, v0);
+                const v4i t2 = takes4(v2, m1);
+                const v4f m2 = sel4(t2, v2, m1);
+                const v4i t3 = takes4(v3, m2);
+                const v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
+                v4i gb = (v4i)(zero + ld4(g + h));
+                if (relu) gb &= sel4(t3, v3, m2) > zero;
+                st4(dxp + p1 + B, gb & t3);
+                st4(dxp + p1, gb & t2 & ~t3);
+                st4(dxp + p0 + B, gb & t1 & ~t2 & ~t3);
+                st4(dxp + p0, gb & ~t1 & ~t2 & ~t3);
+            }
+#else
+            for (int64_t l = 0; l < B; l++)
+                bwd_window_2x2(xp + o0 + l, xp + o1 + l, B, g[l], relu, dxp + o0 + l,
                                dxp + o1 + l);
+#endif
         }
     }
+}
+
+static void plane_bwd_2x2_blocked(const mia_pool2d_args *a, const float *restrict xp,
+                                  const float *restrict dyp, float *restrict dxp)
+{
+    if (a->relu_mask)
+        bwd_2x2_blocked(a, xp, dyp, dxp, true);
+    else
+        bwd_2x2_blocked(a, xp, dyp, dxp, false);
 }
 
 static void fwd_blocked(const mia_pool2d_args *a, bool fast)
