@@ -65,10 +65,6 @@ static void geom_init(wgeom *g, int64_t n, int64_t ci, int64_t co, int64_t ih, i
     g->th = (oh + 1) / 2;
     g->tw = (ow + 1) / 2;
     const size_t per_img = (size_t)(g->th * g->tw) * 16 * (size_t)(ci + co) * sizeof(float);
-    /* every chunk streams all transformed weights through the matmul: chunks at least as large
-     * as them keep that traffic at most half of the chunk's */
-    const size_t wbytes = (size_t)(16 * ci * co) * sizeof(float);
-    if (budget < wbytes) budget = wbytes;
     g->nb = 1;
     for (int64_t d = n; d >= 1; d--)
         if (n % d == 0 && (size_t)d * per_img <= budget) {
@@ -452,7 +448,11 @@ mia_status mia__od_wino_bwd_weights(mia_backend *be, const mia_conv2d_args *a)
 {
     mia__od_threads(be);
     wgeom g;
-    geom_init(&g, a->n, a->c, a->o, a->h, a->w, a->oh, a->ow, a->pt, a->pl, WINO_CHUNK_BWDW);
+    /* every chunk reads and rewrites all of dU: chunks at least as large as it keep that
+     * traffic at most half of the chunk's */
+    const size_t du_bytes = (size_t)(16 * a->c * a->o) * sizeof(float);
+    geom_init(&g, a->n, a->c, a->o, a->h, a->w, a->oh, a->ow, a->pt, a->pl,
+              du_bytes > WINO_CHUNK_BWDW ? du_bytes : WINO_CHUNK_BWDW);
     const int64_t T = g.nb * g.th * g.tw;
     float *buf[3];
     MIA_TRY(wino_buffers(be, 3, (const int64_t[]){16 * a->c * a->o, 16 * T * a->c, 16 * T * a->o},
