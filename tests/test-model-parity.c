@@ -209,8 +209,8 @@ static void run_parity(const char *dir, const fixture *f, const char *be_name)
     assert_true(n_checked > 0);
     print_message("%-22s %-6s N=%lld %dx%dx%d: worst rel-L2 logits %.2e, grads %.2e, "
                   "BN buffers %.2e (%zu tensors; %d ill-conditioned ones held to 4x PyTorch fp32 "
-                  "or, with %lld ReLU inputs at their kink, gradients to max(%.0e, %.0fx PyTorch fp32) "
-                  "instead)\n",
+                  "or, with %lld ReLU inputs at their kink, gradients to max(%.0e, %.0fx PyTorch "
+                  "fp32) instead)\n",
                   f->arch, be_name, (long long)N, f->channels, f->size, f->size, w_logit, w_grad,
                   w_buf, n_checked, g_relaxed, (long long)g_kinks, KINK_TOL, KINK_MULT);
     mia_tensor_free(x);

@@ -32,7 +32,7 @@
  * backward-weights pass takes larger chunks, since every chunk re-reads and re-writes dU. */
 #define WINO_CHUNK_FWD ((size_t)6 << 20)
 #define WINO_CHUNK_BWDW ((size_t)16 << 20)
-#define K_WINO_MM 40                       /* cache kind (conv 1..3, onednn-ops.c 10..) */
+#define K_WINO_MM 40 /* cache kind (conv 1..3, onednn-ops.c 10..) */
 
 bool mia__od_wino_applies(const mia_conv2d_args *a)
 {
@@ -53,15 +53,8 @@ typedef struct wgeom {
 static void geom_init(wgeom *g, int64_t n, int64_t ci, int64_t co, int64_t ih, int64_t iw,
                       int64_t oh, int64_t ow, int64_t pt, int64_t pl, size_t budget)
 {
-    g->n = n;
-    g->ci = ci;
-    g->co = co;
-    g->ih = ih;
-    g->iw = iw;
-    g->oh = oh;
-    g->ow = ow;
-    g->pt = pt;
-    g->pl = pl;
+    *g = (wgeom){.n = n, .ci = ci, .co = co, .ih = ih, .iw = iw, .oh = oh, .ow = ow, .pt = pt,
+                 .pl = pl};
     g->th = (oh + 1) / 2;
     g->tw = (ow + 1) / 2;
     const size_t per_img = (size_t)(g->th * g->tw) * 16 * (size_t)(ci + co) * sizeof(float);
@@ -435,7 +428,8 @@ mia_status mia__od_wino_bwd_data(mia_backend *be, const mia_conv2d_args *a)
 {
     mia__od_threads(be);
     wgeom g;
-    geom_init(&g, a->n, a->o, a->c, a->oh, a->ow, a->h, a->w, 2 - a->pt, 2 - a->pl, WINO_CHUNK_FWD);
+    geom_init(&g, a->n, a->o, a->c, a->oh, a->ow, a->h, a->w, 2 - a->pt, 2 - a->pl,
+              WINO_CHUNK_FWD);
     const int64_t T = g.nb * g.th * g.tw;
     float *buf[3];
     MIA_TRY(wino_buffers(be, 3, (const int64_t[]){16 * a->c * a->o, 16 * T * a->o, 16 * T * a->c},
