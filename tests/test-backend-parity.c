@@ -679,7 +679,8 @@ static void test_backend_parity__optim(void **state)
 /* ---- onednn: allocation failures while building cache entries ---------------------------- */
 
 /* Fail the k-th allocation for k = 1, 2, ... during backend creation and the first (cache-
- * building) call of a conv and a multi-stage max-pool backward: each call either succeeds or
+ * building) call of a conv, a multi-stage max-pool backward and a Winograd conv backward-weights
+ * (its arena and two matmul entries): each call either succeeds or
  * returns MIA_ERR_NOMEM with a message, a retry then succeeds with correct results, and nothing
  * leaks. */
 static void test_backend_parity__onednn_alloc_failure(void **state)
@@ -702,6 +703,14 @@ static void test_backend_parity__onednn_alloc_failure(void **state)
     p.x = c.x;
     p.dy = randn(2 * 16 * 16, 0, 1);
     float *dx = host_alloc(nx * 4), *dxref = host_alloc(nx * 4);
+    /* the same conv on blocked tensors runs as Winograd on onednn: arena and matmul entries */
+    mia_conv2d_args cw = c;
+    cw.x_blocked = cw.y_blocked = true;
+    cw.dy = randn(nx, 0, 1);
+    float *dw = host_alloc(nw * 4), *dwref = host_alloc(nw * 4);
+    cw.dw = dwref;
+    assert_int_equal(mia__conv2d_bwd_weights(g_ref, &cw), MIA_OK);
+    cw.dw = dw;
     c.y = yref;
     assert_int_equal(mia__conv2d_fwd(g_ref, &c), MIA_OK);
     p.dx = dxref;
@@ -737,6 +746,12 @@ static void test_backend_parity__onednn_alloc_failure(void **state)
             assert_int_equal(s2, MIA_ERR_NOMEM);
             assert_non_null(strstr(mia_last_error(), "out of memory"));
         }
+        mia__error_begin();
+        mia_status s3 = mia__conv2d_bwd_weights(be, &cw);
+        if (s3 != MIA_OK) {
+            assert_int_equal(s3, MIA_ERR_NOMEM);
+            assert_non_null(strstr(mia_last_error(), "out of memory"));
+        }
         const bool injected = mia__alloc_injected() > 0;
         mia__alloc_fail_after(0, 0);
         mia__error_begin();
@@ -744,6 +759,10 @@ static void test_backend_parity__onednn_alloc_failure(void **state)
         memset(dx, 0, nx * 4);
         assert_int_equal(mia__conv2d_fwd(be, &c), MIA_OK);
         assert_int_equal(mia__pool2d_bwd(be, &p), MIA_OK);
+        memset(dw, 0, nw * 4);
+        assert_int_equal(mia__conv2d_bwd_weights(be, &cw), MIA_OK);
+        expect_close("onednn", "Winograd conv2d_bwd_weights after NOMEM", "dw", dw, dwref, nw,
+                     1e-4);
         expect_close("onednn", "conv2d_fwd after NOMEM", "y", y, yref, nx, 1e-4);
         expect_close("onednn", "pool2d_bwd after NOMEM", "dx", dx, dxref, nx, 1e-6);
         mia_backend_free(be);
