@@ -34,9 +34,16 @@
 #define WINO_CHUNK_BWDW ((size_t)16 << 20)
 #define K_WINO_MM 40 /* cache kind (conv 1..3, onednn-ops.c 10..) */
 
+/* Largest transformed image (V + M of one image) taken: a chunk holds at least one image, so a
+ * much larger one (64 channels at 512x512: 0.5 GB) runs the direct convolution instead. */
+#define WINO_IMAGE_MAX ((size_t)32 << 20)
+
 bool mia__od_wino_applies(const mia_conv2d_args *a)
 {
-    return a->kh == 3 && a->kw == 3 && a->sh == 1 && a->sw == 1 && a->groups == 1 &&
+    const int64_t hh = a->h > a->oh ? a->h : a->oh, ww = a->w > a->ow ? a->w : a->ow;
+    const size_t per_img = (size_t)(((hh + 1) / 2) * ((ww + 1) / 2)) * 16 *
+                           (size_t)(a->c + a->o) * sizeof(float);
+    return per_img <= WINO_IMAGE_MAX && a->kh == 3 && a->kw == 3 && a->sh == 1 && a->sw == 1 && a->groups == 1 &&
            a->x_blocked && a->y_blocked && a->c % B8 == 0 && a->o % B8 == 0 && a->c >= 16 &&
            a->o >= 16 && a->pt >= 0 && a->pt <= 2 && a->pl >= 0 && a->pl <= 2 && a->pb >= 0 &&
            a->pb <= 2 && a->pr >= 0 && a->pr <= 2 && a->oh >= 2 && a->ow >= 2;
