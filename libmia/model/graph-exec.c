@@ -762,15 +762,24 @@ static bool eval_view(const mia_graph *g, const mia_node *n, const int in[2])
            relu_fused(g, n, false);
 }
 
-/* Node of each eval buffer's activations -> buffer (buf[i], -1: the output, a kept input of the
- * output, or not run), and each buffer -> act_pool slot. Buffers are placed largest first, each
+/* The act_pool slot of every pooled activation of an eval forward (node slot; -1 for the
+ * output, a kept input of the output, a node not run, and a view of an unpooled input). Each
+ * activation gets a buffer (views and in-place ops share their input's); buffers are placed
+ * largest first, each
  * in the smallest slot whose other buffers are not live at the same time (a new slot when none
  * is free): sizes are known before the forward, so a small activation between two large ones
  * no longer takes a large buffer that the next large one then misses (ResNet-50 eval: two
  * 51 MB buffers and a 13 MB one instead of three of 51 MB). An ACT or ADD writes over its input
  * when that input is read for the last time there and shares its buffer with nobody. */
-static mia_status plan_eval_buffers(mia_graph *g, int *buf, ebuf *eb)
+static mia_status plan_eval_buffers(mia_graph *g)
 {
+    int *buf = mia__calloc((size_t)g->n_nodes, sizeof *buf); /* node -> buffer, -1 none */
+    ebuf *eb = mia__calloc((size_t)g->n_nodes, sizeof *eb);
+    if (!buf || !eb) {
+        mia__free(buf);
+        mia__free(eb);
+        return MIA_ERROR(MIA_ERR_NOMEM, "out of memory planning eval buffers");
+    }
     int nb = 0;
     for (int i = 0; i < g->n_nodes; i++) buf[i] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -811,6 +820,8 @@ static mia_status plan_eval_buffers(mia_graph *g, int *buf, ebuf *eb)
     if (!order || !cap) {
         mia__free(order);
         mia__free(cap);
+        mia__free(buf);
+        mia__free(eb);
         return MIA_ERROR(MIA_ERR_NOMEM, "out of memory planning eval buffers");
     }
     for (int i = 0; i < nb; i++) order[i] = i;
@@ -841,6 +852,9 @@ static mia_status plan_eval_buffers(mia_graph *g, int *buf, ebuf *eb)
         b->slot = best;
     }
     mia__free(order);
+    for (int i = 0; i < g->n_nodes; i++) g->nodes[i].slot = buf[i] >= 0 ? eb[buf[i]].slot : -1;
+    mia__free(buf);
+    mia__free(eb);
     /* the pool's slots: the plan's count, each at least its largest buffer */
     mia_status s = MIA_OK;
     mia_pool *p = &g->act_pool;
@@ -911,41 +925,27 @@ static mia_status forward_eval(mia_graph *g)
         }
         if (!kn->kept) MIA_TRY(new_act(g, kn, g->cur_n, &kn->kept));
     }
-    int *buf = mia__calloc((size_t)g->n_nodes, sizeof *buf);
-    ebuf *eb = mia__calloc((size_t)g->n_nodes, sizeof *eb);
-    mia_status s = buf && eb ? plan_eval_buffers(g, buf, eb)
-                             : MIA_ERROR(MIA_ERR_NOMEM, "out of memory planning eval buffers");
+    MIA_TRY(plan_eval_buffers(g));
     g->planned_eval = true;
-    for (int i = 0; i < g->n_nodes && s == MIA_OK; i++) {
+    for (int i = 0; i < g->n_nodes; i++) {
         if (!eval_runs(g, i)) continue;
         mia_node *n = &g->nodes[i];
-        if (n->op == OP_BN && n->fold_from >= 0) {
-            s = refold(g, n);
-            if (s != MIA_OK) break;
-        }
-        if (i == g->output) {
+        if (n->op == OP_BN && n->fold_from >= 0) MIA_TRY(refold(g, n));
+        if (i == g->output)
             n->y = F(g->eval_out);
-        } else if (n->last_use == INT_MAX) {
+        else if (n->last_use == INT_MAX)
             n->y = F(n->kept);
-        } else {
-            int in[2];
-            (void)eval_inputs(g, n, in);
-            n->slot = buf[i] >= 0 ? eb[buf[i]].slot : -1;
-            if (eval_view(g, n, in))
-                n->y = g->nodes[in[0]].y; /* a view: nothing writes pooled data in place */
-            else if (n->slot >= 0)
-                n->y = F(g->act_pool.s[n->slot].t);
-            else
-                s = MIA_ERROR(MIA_ERR_STATE, "eval plan: node %d '%s' has no buffer", i,
-                              n->name ? n->name : "");
-            if (s != MIA_OK) break;
+        else if (n->slot >= 0)
+            n->y = F(g->act_pool.s[n->slot].t); /* a view's slot is its input's: same data */
+        else
+            n->y = g->nodes[n->in[0]].y; /* a view of a kept activation */
+        mia_status s = forward_node(g, i, false, 0);
+        if (s != MIA_OK) {
+            mia__error_prefix("forward of node %d '%s'", i, n->name ? n->name : "");
+            return s;
         }
-        s = forward_node(g, i, false, 0);
-        if (s != MIA_OK) mia__error_prefix("forward of node %d '%s'", i, n->name ? n->name : "");
     }
-    mia__free(buf);
-    mia__free(eb);
-    return s;
+    return MIA_OK;
 }
 
 /* Training forward in node order; transient activations take pooled buffers until their last

@@ -74,14 +74,14 @@ static inline int64_t plane_argmax(const mia_pool2d_args *a, const float *xp, in
     return best;
 }
 
-/* One 2x2 window of the backward, branch-free (the argmax of random data is unpredictable):
- * inputs q0[0], q0[sp] (top row) and q1[0], q1[sp]; each dx element is either 0 + g or +0,
- * selected with integer masks. sp is the element stride: 1 plain, 8 blocked. relu: the fused
- * ReLU backward (ops.h relu_mask): g only reaches a maximum > 0, the other three are 0 anyway. */
-static inline void bwd_window_2x2(const float *restrict q0, const float *restrict q1, int64_t sp,
-                                  float dy, bool relu, float *restrict e0, float *restrict e1)
+/* One 2x2 window of a plain plane's backward, branch-free (the argmax of random data is
+ * unpredictable): inputs q0[0], q0[1] (top row) and q1[0], q1[1]; each dx element is either
+ * 0 + g or +0, selected with integer masks. relu: the fused ReLU backward (ops.h relu_mask): g
+ * only reaches a maximum > 0, the other three are 0 anyway. */
+static inline void bwd_window_2x2(const float *restrict q0, const float *restrict q1, float dy,
+                                  bool relu, float *restrict e0, float *restrict e1)
 {
-    const float v0 = q0[0], v1 = q0[sp], v2 = q1[0], v3 = q1[sp];
+    const float v0 = q0[0], v1 = q0[1], v2 = q1[0], v3 = q1[1];
     const uint32_t t1 = 0u - (uint32_t)takes(v1, v0);
     const float m1 = bitsf((fbits(v1) & t1) | (fbits(v0) & ~t1));
     const uint32_t t2 = 0u - (uint32_t)takes(v2, m1);
@@ -92,9 +92,9 @@ static inline void bwd_window_2x2(const float *restrict q0, const float *restric
         const float m3 = bitsf((fbits(v3) & t3) | (fbits(m2) & ~t3));
         g &= 0u - (uint32_t)(m3 > 0.0f);
     }
-    e1[sp] = bitsf(g & t3);
+    e1[1] = bitsf(g & t3);
     e1[0] = bitsf(g & t2 & ~t3);
-    e0[sp] = bitsf(g & t1 & ~t2 & ~t3);
+    e0[1] = bitsf(g & t1 & ~t2 & ~t3);
     e0[0] = bitsf(g & ~t1 & ~t2 & ~t3);
 }
 
@@ -104,7 +104,7 @@ static void bwd_row_2x2(const float *restrict r0, const float *restrict r1,
                         float *restrict d1, int64_t ow)
 {
     for (int64_t ox = 0; ox < ow; ox++)
-        bwd_window_2x2(r0 + 2 * ox, r1 + 2 * ox, 1, dy[ox], relu, d0 + 2 * ox, d1 + 2 * ox);
+        bwd_window_2x2(r0 + 2 * ox, r1 + 2 * ox, dy[ox], relu, d0 + 2 * ox, d1 + 2 * ox);
 }
 
 /* The fused ReLU backward of the general (overlapping / padded) case, after the window sums. */
@@ -121,12 +121,10 @@ static bool is_2x2(const mia_pool2d_args *a)
 }
 
 /* Blocked tensors: planes are (n, channel block) of hw x 8 floats; the 8 lanes are 8 channels,
- * innermost, each computed exactly as a plain plane. */
-#if defined(__GNUC__)
-/* Four lanes of a blocked element as one GCC vector (an SSE register, x86-64's baseline; a
- * blocked element is two of them): comparisons give lane masks (-1 / 0), so the selects below
- * are branch-free bit operations on whole vectors, the same ones the scalar kernels above do
- * per element. */
+ * innermost, each computed exactly as a plain plane. Four lanes are one GCC vector (an SSE
+ * register, x86-64's baseline; a blocked element is two of them): comparisons give lane masks
+ * (-1 / 0), so the selects below are branch-free bit operations on whole vectors, the same ones
+ * the scalar kernels above do per element. */
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 #define V4 4 /* lanes per vector */
@@ -145,7 +143,6 @@ static inline v4f sel4(v4i k, v4f v, v4f m) { return (v4f)(((v4i)v & k) | ((v4i)
 
 /* takes(v, best) per lane, as a mask. */
 static inline v4i takes4(v4f v, v4f best) { return (v > best) | (v != v); }
-#endif
 
 static void plane_fwd_2x2_blocked(const mia_pool2d_args *a, const float *restrict xp,
                                   float *restrict yp)
@@ -157,7 +154,6 @@ static void plane_fwd_2x2_blocked(const mia_pool2d_args *a, const float *restric
         for (int64_t ox = 0; ox < ow; ox++) {
             const float *q0 = r0 + 2 * ox * B, *q1 = r1 + 2 * ox * B;
             float *yo = yr + ox * B;
-#if defined(__GNUC__)
             for (int64_t h = 0; h < B; h += V4) {
                 const v4f v0 = ld4(q0 + h), v1 = ld4(q0 + B + h), v2 = ld4(q1 + h),
                           v3 = ld4(q1 + B + h);
@@ -165,10 +161,6 @@ static void plane_fwd_2x2_blocked(const mia_pool2d_args *a, const float *restric
                 const v4f m2 = sel4(takes4(v2, m1), v2, m1);
                 st4(yo + h, (v4i)sel4(takes4(v3, m2), v3, m2));
             }
-#else
-            for (int64_t l = 0; l < B; l++)
-                yo[l] = pick(pick(pick(q0[l], q0[B + l]), q1[l]), q1[B + l]);
-#endif
         }
     }
 }
@@ -183,7 +175,6 @@ static inline void bwd_2x2_blocked(const mia_pool2d_args *a, const float *restri
         for (int64_t ox = 0; ox < ow; ox++) {
             const float *g = dyp + (oy * ow + ox) * B;
             const int64_t o0 = r0 + 2 * ox * B, o1 = r1 + 2 * ox * B;
-#if defined(__GNUC__)
             for (int64_t h = 0; h < B; h += V4) {
                 const int64_t p0 = o0 + h, p1 = o1 + h;
                 const v4f v0 = ld4(xp + p0), v1 = ld4(xp + p0 + B), v2 = ld4(xp + p1),
@@ -201,11 +192,6 @@ static inline void bwd_2x2_blocked(const mia_pool2d_args *a, const float *restri
                 st4(dxp + p0 + B, gb & t1 & ~t2 & ~t3);
                 st4(dxp + p0, gb & ~t1 & ~t2 & ~t3);
             }
-#else
-            for (int64_t l = 0; l < B; l++)
-                bwd_window_2x2(xp + o0 + l, xp + o1 + l, B, g[l], relu, dxp + o0 + l,
-                               dxp + o1 + l);
-#endif
         }
     }
 }

@@ -43,10 +43,11 @@ bool mia__od_wino_applies(const mia_conv2d_args *a)
     const int64_t hh = a->h > a->oh ? a->h : a->oh, ww = a->w > a->ow ? a->w : a->ow;
     const size_t per_img = (size_t)(((hh + 1) / 2) * ((ww + 1) / 2)) * 16 *
                            (size_t)(a->c + a->o) * sizeof(float);
-    return per_img <= WINO_IMAGE_MAX && a->kh == 3 && a->kw == 3 && a->sh == 1 && a->sw == 1 && a->groups == 1 &&
-           a->x_blocked && a->y_blocked && a->c % B8 == 0 && a->o % B8 == 0 && a->c >= 16 &&
-           a->o >= 16 && a->pt >= 0 && a->pt <= 2 && a->pl >= 0 && a->pl <= 2 && a->pb >= 0 &&
-           a->pb <= 2 && a->pr >= 0 && a->pr <= 2 && a->oh >= 2 && a->ow >= 2;
+    return per_img <= WINO_IMAGE_MAX && a->kh == 3 && a->kw == 3 && a->sh == 1 && a->sw == 1 &&
+           a->groups == 1 && a->x_blocked && a->y_blocked && a->c % B8 == 0 &&
+           a->o % B8 == 0 && a->c >= 16 && a->o >= 16 && a->pt >= 0 && a->pt <= 2 &&
+           a->pl >= 0 && a->pl <= 2 && a->pb >= 0 && a->pb <= 2 && a->pr >= 0 && a->pr <= 2 &&
+           a->oh >= 2 && a->ow >= 2;
 }
 
 /* One Winograd convolution pass: a blocked [n, ci, ih, iw] input read with offset (pt, pl)
@@ -125,11 +126,33 @@ static inline void load_tile(const float *xp, int64_t ih, int64_t iw, int64_t y0
 #define WINO_CLONES
 #endif
 
+/* What a row kernel reads and writes for the chunk that starts at image n0 (output_row also
+ * takes the bias and the fused ReLU). */
+typedef struct wrows {
+    const float *src;
+    float *dst;
+    const float *bias;
+    bool relu;
+    int64_t n0;
+} wrows;
+
+typedef void row_fn(const wgeom *g, const wrows *rw, int64_t nn, int64_t ty);
+
+/* Run a row kernel over every row of tiles of the chunk, rows in parallel. */
+static void for_rows(const wgeom *g, row_fn *fn, const wrows *rw)
+{
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t nn = 0; nn < g->nb; nn++)
+        for (int64_t ty = 0; ty < g->th; ty++) fn(g, rw, nn, ty);
+}
+
 /* V[xi][t][c] for one row of tiles of a blocked input (chunk from image n0). Per tile all
  * channel blocks, so each V[xi][t] row is written contiguously. */
-WINO_CLONES static void input_row(const wgeom *g, const float *x, int64_t n0, int64_t nn,
-                                  int64_t ty, float *V)
+WINO_CLONES static void input_row(const wgeom *g, const wrows *rw, int64_t nn, int64_t ty)
 {
+    const float *x = rw->src;
+    float *V = rw->dst;
+    const int64_t n0 = rw->n0;
     const int64_t CB = g->ci / B8, T = g->nb * g->th * g->tw, C = g->ci;
     const int64_t ih = g->ih, iw = g->iw, plane = ih * iw * B8;
     const float *xn = x + (n0 + nn) * CB * plane;
@@ -145,17 +168,14 @@ WINO_CLONES static void input_row(const wgeom *g, const float *x, int64_t n0, in
     }
 }
 
-static void input_transform(const wgeom *g, const float *x, int64_t n0, float *V)
-{
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t nn = 0; nn < g->nb; nn++)
-        for (int64_t ty = 0; ty < g->th; ty++) input_row(g, x, n0, nn, ty, V);
-}
 
 /* y = A^T m A (+ bias, ReLU) for one row of tiles into a blocked output (chunk from image n0). */
-WINO_CLONES static void output_row(const wgeom *g, const float *M, int64_t n0, int64_t nn,
-                                   int64_t ty, const float *bias, bool relu, float *y)
+WINO_CLONES static void output_row(const wgeom *g, const wrows *rw, int64_t nn, int64_t ty)
 {
+    const float *M = rw->src, *bias = rw->bias;
+    float *y = rw->dst;
+    const int64_t n0 = rw->n0;
+    const bool relu = rw->relu;
     const int64_t KB = g->co / B8, T = g->nb * g->th * g->tw, K = g->co;
     const int64_t oh = g->oh, ow = g->ow;
     for (int64_t tx = 0; tx < g->tw; tx++)
@@ -194,19 +214,14 @@ WINO_CLONES static void output_row(const wgeom *g, const float *M, int64_t n0, i
         }
 }
 
-static void output_transform(const wgeom *g, const float *M, int64_t n0, const float *bias,
-                             bool relu, float *y)
-{
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t nn = 0; nn < g->nb; nn++)
-        for (int64_t ty = 0; ty < g->th; ty++) output_row(g, M, n0, nn, ty, bias, relu, y);
-}
 
 /* dM[xi][t][k] = (A dY A^T)[xi] for one row of 2x2 tiles of a blocked dy (chunk from image
  * n0; zeros past the edge). */
-WINO_CLONES static void grad_row(const wgeom *g, const float *dy, int64_t n0, int64_t nn,
-                                 int64_t ty, float *dM)
+WINO_CLONES static void grad_row(const wgeom *g, const wrows *rw, int64_t nn, int64_t ty)
 {
+    const float *dy = rw->src;
+    float *dM = rw->dst;
+    const int64_t n0 = rw->n0;
     const int64_t KB = g->co / B8, T = g->nb * g->th * g->tw, K = g->co;
     const int64_t oh = g->oh, ow = g->ow;
     for (int64_t tx = 0; tx < g->tw; tx++)
@@ -244,12 +259,6 @@ WINO_CLONES static void grad_row(const wgeom *g, const float *dy, int64_t n0, in
         }
 }
 
-static void grad_transform(const wgeom *g, const float *dy, int64_t n0, float *dM)
-{
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t nn = 0; nn < g->nb; nn++)
-        for (int64_t ty = 0; ty < g->th; ty++) grad_row(g, dy, n0, nn, ty, dM);
-}
 
 /* U[xi][i][j] = (G g G^T)[xi] for every kernel of an OIHW [o, c, 3, 3] weight, where
  * (i, j) = (c, o) and g = w[o][c] (forward), or (i, j) = (o, c) and g = w[o][c] rotated by 180
@@ -397,9 +406,9 @@ static mia_status wino_forward(mia_backend *be, const wgeom *g, const float *x, 
     od_entry *e;
     MIA_TRY(mm_get(be, (mm_args){T, g->ci, g->co, false, false}, &e));
     for (int64_t n0 = 0; n0 < g->n; n0 += g->nb) {
-        input_transform(g, x, n0, V);
+        for_rows(g, input_row, &(wrows){.src = x, .dst = V, .n0 = n0});
         MIA_TRY(mm_run(be, e, V, U, M));
-        output_transform(g, M, n0, bias, relu, y);
+        for_rows(g, output_row, &(wrows){.src = M, .dst = y, .bias = bias, .relu = relu, .n0 = n0});
     }
     return MIA_OK;
 }
@@ -463,8 +472,8 @@ mia_status mia__od_wino_bwd_weights(mia_backend *be, const mia_conv2d_args *a)
     MIA_TRY(mm_get(be, (mm_args){a->c, T, a->o, true, false}, &first));
     MIA_TRY(mm_get(be, (mm_args){a->c, T, a->o, true, true}, &rest));
     for (int64_t n0 = 0; n0 < g.n; n0 += g.nb) {
-        input_transform(&g, a->x, n0, V);
-        grad_transform(&g, a->dy, n0, dM);
+        for_rows(&g, input_row, &(wrows){.src = a->x, .dst = V, .n0 = n0});
+        for_rows(&g, grad_row, &(wrows){.src = a->dy, .dst = dM, .n0 = n0});
         MIA_TRY(mm_run(be, n0 == 0 ? first : rest, V, dM, dU));
     }
     weight_grad_transform(dU, a->o, a->c, a->dw);
